@@ -1,0 +1,59 @@
+# Everything a newcomer or CI needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Written by `stack up` only when it started the servers, so `make test`
+# stops what it started and leaves a stack it found running.
+OWNER := $(VENV)/.stack-started-by-make
+
+.PHONY: install lint format typecheck test test-only demo stack-up stack-down \
+	stack-status schemas bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff format --check indexer tests
+	$(BIN)/ruff check indexer tests
+	$(BIN)/mypy
+
+typecheck: install
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format indexer tests
+	$(BIN)/ruff check --fix indexer tests
+
+schemas: install
+	$(BIN)/python -m indexer.schemas schemas
+
+test: install
+	$(MAKE) lint
+	$(BIN)/indexer stack up --owner-file $(OWNER)
+	status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/indexer stack down --owner-file $(OWNER); exit $$status
+
+test-only: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/indexer stack up
+	$(BIN)/indexer stack status
+
+stack-up: install
+	$(BIN)/indexer stack up
+
+stack-down: install
+	$(BIN)/indexer stack down
+
+stack-status: install
+	$(BIN)/indexer stack status
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,125 @@
+"""Every event the indexer reads or writes, as pydantic models.
+
+They are the source of the JSON Schemas in ``schemas/``. Fields are camelCase
+on the wire, like the product documents; every event carries ``schemaVersion``
+and a ``type`` that tells the models apart on a shared topic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    Base64Bytes,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+)
+from pydantic.alias_generators import to_camel
+
+from indexer.events.keys import is_tenant
+
+SCHEMA_VERSION = 1
+
+
+def _check_tenant(value: str) -> str:
+    if not is_tenant(value):
+        raise ValueError("a tenant is 3 to 16 of [a-z0-9], starting with a letter")
+    return value
+
+
+Tenant = Annotated[str, AfterValidator(_check_tenant)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="ignore",
+    )
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+
+class ReindexRequested(Model):
+    """A command: rebuild the tenant's index from the changelog."""
+
+    type: Literal["ReindexRequested"] = "ReindexRequested"
+    command_id: str = Field(default_factory=new_id, min_length=1, max_length=128)
+    tenant: Tenant
+    mode: Literal["FULL"] = "FULL"
+    requested_at: datetime = Field(default_factory=utcnow)
+    requested_by: str = Field(default="unknown", max_length=256)
+
+
+class ReindexStarted(Model):
+    type: Literal["ReindexStarted"] = "ReindexStarted"
+    tenant: Tenant
+    command_ids: list[str]
+    generation: str
+    alias: str
+    started_at: datetime
+
+
+class ReindexCompleted(Model):
+    type: Literal["ReindexCompleted"] = "ReindexCompleted"
+    tenant: Tenant
+    command_ids: list[str]
+    generation: str
+    alias: str
+    indexed: int
+    deleted: int
+    rejected: int
+    documents: int
+    started_at: datetime
+    completed_at: datetime
+    duration_s: float
+
+
+class ReindexFailed(Model):
+    type: Literal["ReindexFailed"] = "ReindexFailed"
+    tenant: Tenant
+    command_ids: list[str]
+    generation: str | None
+    alias: str
+    reason: str
+    started_at: datetime
+    failed_at: datetime
+
+
+class DeadLetter(Model):
+    """A product record that could not be indexed, with its original bytes."""
+
+    type: Literal["DeadLetter"] = "DeadLetter"
+    reason: str
+    code: str
+    tenant: str | None
+    topic: str
+    partition: int
+    offset: int
+    key: Base64Bytes | None
+    value: Base64Bytes | None
+    failed_at: datetime = Field(default_factory=utcnow)
+
+
+IndexingEvent = Annotated[
+    ReindexStarted | ReindexCompleted | ReindexFailed,
+    Field(discriminator="type"),
+]
+INDEXING_EVENT: TypeAdapter[IndexingEvent] = TypeAdapter(IndexingEvent)

@@ -1,0 +1,108 @@
+"""Settings of every process, read from ``INDEXER_*`` variables and a file.
+
+Nested sections use ``__``: ``INDEXER_KAFKA__BOOTSTRAP_SERVERS``,
+``INDEXER_OPENSEARCH__URL``. ``INDEXER_SETTINGS_FILE`` names an optional
+dotenv-style file read before the environment (the environment wins).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TENANT_PATTERN = r"^[a-z][a-z0-9]+$"
+TENANT_MIN_LENGTH = 3
+TENANT_MAX_LENGTH = 16
+
+
+def cache_home() -> Path:
+    """Where downloads and the local stack live, outside any work tree."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "indexer"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "indexer"
+    request_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+
+
+class TopicSettings(BaseModel):
+    changelog: str = "products.changelog"
+    commands: str = "indexing.commands"
+    events: str = "indexing.events"
+    deadletter: str = "products.deadletter"
+    builds: str = "indexing.builds"
+    changelog_partitions: Annotated[int, Field(ge=1)] = 6
+    commands_partitions: Annotated[int, Field(ge=1)] = 3
+    replication_factor: Annotated[int, Field(ge=1)] = 1
+
+
+class OpenSearchSettings(BaseModel):
+    url: str = "http://127.0.0.1:9200"
+    username: str | None = None
+    password: SecretStr | None = None
+    index_prefix: str = "products"
+    shards: Annotated[int, Field(ge=1)] = 1
+    replicas: Annotated[int, Field(ge=0)] = 0
+    refresh_interval: str = "1s"
+    request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+
+
+class WorkerSettings(BaseModel):
+    app_id: str = "indexer-worker"
+    batch_size: Annotated[int, Field(ge=1)] = 1000
+    batch_bytes: Annotated[int, Field(ge=1024)] = 5_000_000
+    batch_within_s: Annotated[float, Field(gt=0)] = 0.2
+    retry_initial_s: Annotated[float, Field(gt=0)] = 0.2
+    retry_max_s: Annotated[float, Field(gt=0)] = 10.0
+    web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
+    data_dir: Path = Field(default_factory=lambda: cache_home() / "worker")
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    body_limit_bytes: Annotated[int, Field(ge=1)] = 1_000_000
+    publish_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+
+
+class AuthSettings(BaseModel):
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "indexing-service"
+    token_lifetime_s: Annotated[int, Field(ge=60)] = 14399
+    leeway_s: Annotated[int, Field(ge=0, le=300)] = 30
+    clients_file: Path = Field(default_factory=lambda: cache_home() / "clients.json")
+    signing_key_file: Path = Field(
+        default_factory=lambda: cache_home() / "signing-key.pem"
+    )
+    external_issuer: str | None = None
+    external_audience: str | None = None
+    external_jwks_url: str | None = None
+    external_public_key: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INDEXER_",
+        env_nested_delimiter="__",
+        env_file=os.environ.get("INDEXER_SETTINGS_FILE"),
+        extra="ignore",
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    stack_home: Path = Field(default_factory=lambda: cache_home() / "stack")
+
+    @field_validator("stack_home")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
