@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from indexer.errors import IndexerError
+from indexer.logs import configure
 
 # Each module has ``register(subparsers)`` and sets ``func`` on its parsers.
 COMMANDS = ("stack", "api", "clients", "worker", "products", "reindex")
@@ -35,8 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-
-    from indexer.logs import configure
 
     configure(level=args.log_level, json_lines=args.log_json)
     try:

@@ -23,7 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from indexer.events.keys import is_tenant
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 def _check_tenant(value: str) -> str:

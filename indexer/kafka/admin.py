@@ -1,0 +1,69 @@
+"""The project's topics, created with their configuration when missing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from indexer.errors import KafkaUnavailable
+from indexer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def project_topics(settings: Settings) -> list[TopicSpec]:
+    topics = settings.topics
+    return [
+        TopicSpec(topics.changelog, topics.changelog_partitions, COMPACTED),
+        TopicSpec(topics.commands, topics.commands_partitions),
+        TopicSpec(topics.events, topics.commands_partitions),
+        TopicSpec(topics.deadletter, topics.changelog_partitions),
+        TopicSpec(topics.builds, 1, COMPACTED),
+    ]
+
+
+async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics that are missing; return the names created."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        client_id=f"{settings.kafka.client_id}-admin",
+        request_timeout_ms=int(settings.kafka.request_timeout_s * 1000),
+    )
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            await _create(admin, missing, settings.topics.replication_factor)
+        return [spec.name for spec in missing]
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"cannot create topics: {exc}") from exc
+    finally:
+        await admin.close()
+
+
+async def _create(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication: int
+) -> None:
+    new = [
+        NewTopic(spec.name, spec.partitions, replication, topic_configs=spec.config)
+        for spec in specs
+    ]
+    try:
+        await admin.create_topics(new)
+    except TopicAlreadyExistsError:
+        log.info("topics were created concurrently: %s", [s.name for s in specs])
+        return
+    log.info("created topics %s", [spec.name for spec in specs])
