@@ -1,0 +1,243 @@
+"""Bulk writes with per-item outcomes and per-item retries.
+
+Only the items that failed for a transient reason (429, 5xx, a lost
+connection) are sent again, with capped exponential backoff; mapping and parse
+errors come back as rejections for the dead-letter topic; a version conflict
+means a newer state is already there and counts as success.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as SearchConnectionError
+from opensearchpy.exceptions import TransportError
+
+from indexer.search.backoff import Backoff
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    NOT_FOUND = "not_found"
+    STALE = "stale"
+    REJECTED = "rejected"
+    GONE = "gone"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """An upsert (``source`` set) or a delete of one document in one index."""
+
+    index: str
+    doc_id: str
+    source: bytes | None
+    version: int
+    require_alias: bool = False
+
+    def encode(self) -> bytes:
+        meta: dict[str, Any] = {"_index": self.index, "_id": self.doc_id}
+        if self.require_alias:
+            meta["require_alias"] = True
+        if self.source is None:
+            return json.dumps({"delete": meta}).encode() + b"\n"
+        meta["version"] = self.version
+        meta["version_type"] = "external_gte"
+        return json.dumps({"index": meta}).encode() + b"\n" + self.source + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    reason: str = ""
+
+
+@dataclass
+class BulkStats:
+    requests: int = 0
+    retries: int = 0
+    bytes: int = 0
+
+
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class BulkWriter:
+    """Writes operations until each has a final outcome, or ``stopping``."""
+
+    def __init__(
+        self,
+        client: AsyncOpenSearch,
+        max_bytes: int,
+        backoff: Callable[[], Backoff],
+    ) -> None:
+        self._client = client
+        self._max_bytes = max_bytes
+        self._backoff = backoff
+        self.stats = BulkStats()
+
+    async def write(self, operations: Sequence[Operation]) -> list[Result]:
+        results: list[Result | None] = [None] * len(operations)
+        for chunk in self._chunks(operations):
+            await self._write_chunk(operations, chunk, results)
+        return [result or Result(Outcome.REJECTED, "no result") for result in results]
+
+    def _chunks(self, operations: Sequence[Operation]) -> list[list[int]]:
+        chunks: list[list[int]] = [[]]
+        size = 0
+        for position, operation in enumerate(operations):
+            length = len(operation.source or b"") + 200
+            if chunks[-1] and size + length > self._max_bytes:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(position)
+            size += length
+        return [chunk for chunk in chunks if chunk]
+
+    async def _write_chunk(
+        self,
+        operations: Sequence[Operation],
+        pending: list[int],
+        results: list[Result | None],
+    ) -> None:
+        backoff = self._backoff()
+        rechecked: set[int] = set()
+        while pending:
+            items = await self._send([operations[i] for i in pending], backoff)
+            retry = [
+                position
+                for position, item in zip(pending, items, strict=True)
+                if not self._settle(position, item, results)
+            ]
+            retry += await self._recheck(operations, pending, results, rechecked)
+            if retry:
+                self.stats.retries += len(retry)
+                log.warning(
+                    "bulk: %d of %d items failed transiently, retrying in %.1fs",
+                    len(retry),
+                    len(pending),
+                    backoff.peek(),
+                )
+                await backoff.wait()
+            pending = retry
+
+    async def _send(
+        self, operations: list[Operation], backoff: Backoff
+    ) -> list[dict[str, Any]]:
+        body = b"".join(operation.encode() for operation in operations)
+        while True:
+            try:
+                response = await self._client.bulk(body=body)
+            except (SearchConnectionError, TransportError) as exc:
+                if not _transient(exc):
+                    raise
+                log.warning(
+                    "bulk of %d items to %s failed (%s), retrying in %.1fs",
+                    len(operations),
+                    operations[0].index,
+                    _describe(exc),
+                    backoff.peek(),
+                )
+                self.stats.retries += 1
+                await backoff.wait()
+                continue
+            self.stats.requests += 1
+            self.stats.bytes += len(body)
+            items: list[dict[str, Any]] = response["items"]
+            return items
+
+    def _settle(
+        self, position: int, item: dict[str, Any], results: list[Result | None]
+    ) -> bool:
+        """Record a final outcome; False when the item must be retried."""
+        ((action, answer),) = item.items()
+        status = int(answer.get("status", 500))
+        if status < 300:
+            results[position] = Result(Outcome(answer.get("result", "updated")))
+            return True
+        if status == 404 and action == "delete" and "error" not in answer:
+            results[position] = Result(Outcome.NOT_FOUND)
+            return True
+        if status in TRANSIENT_STATUS:
+            return False
+        error = answer.get("error") or {}
+        kind = str(error.get("type", "")) if isinstance(error, dict) else ""
+        if status == 409:
+            results[position] = Result(Outcome.STALE, kind)
+            return True
+        if kind == "index_not_found_exception":
+            results[position] = Result(Outcome.GONE, kind)
+            return True
+        results[position] = Result(Outcome.REJECTED, _reason(error, status))
+        return True
+
+    async def _recheck(
+        self,
+        operations: Sequence[Operation],
+        pending: list[int],
+        results: list[Result | None],
+        rechecked: set[int],
+    ) -> list[int]:
+        """Conflicts with a deleted document's remembered version are retried.
+
+        With ``gc_deletes`` at zero a refresh forgets the deleted version; a
+        conflict with a live document is a real one: a newer state is there.
+        """
+        stale = [
+            position
+            for position in pending
+            if (result := results[position]) is not None
+            and result.outcome is Outcome.STALE
+            and operations[position].source is not None
+            and position not in rechecked
+        ]
+        if not stale:
+            return []
+        docs = [
+            {"_index": operations[p].index, "_id": operations[p].doc_id} for p in stale
+        ]
+        found = await self._client.mget(
+            body={"docs": docs}, params={"_source": "false"}
+        )
+        missing = [
+            position
+            for position, doc in zip(stale, found["docs"], strict=True)
+            if not doc.get("found", False) and "error" not in doc
+        ]
+        for index in {operations[p].index for p in missing}:
+            await self._client.indices.refresh(index=index)
+        rechecked.update(stale)
+        for position in missing:
+            results[position] = None
+        return missing
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, SearchConnectionError):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and status in TRANSIENT_STATUS
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"status {status}" if isinstance(status, int) else type(exc).__name__
+
+
+def _reason(error: Any, status: int) -> str:
+    if not isinstance(error, dict):
+        return f"status {status}: {error}"
+    reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    cause = error.get("caused_by")
+    if isinstance(cause, dict):
+        reason += f" (caused by {cause.get('type')}: {cause.get('reason')})"
+    return reason[:1000]

@@ -1,0 +1,116 @@
+"""Every worker's view of the build state topic, and the way to change it.
+
+A plain aiokafka consumer with no group reads the single-partition compacted
+topic from its beginning and follows it; writes are applied locally as soon as
+Kafka acknowledged them, so a worker reads its own writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from indexer.kafka import Producer
+from indexer.worker.state import Build, PartitionBuilt, Served
+
+log = logging.getLogger(__name__)
+
+State = Build | PartitionBuilt | Served
+
+
+class Registry:
+    def __init__(self, bootstrap_servers: str, topic: str, producer: Producer):
+        self._bootstrap = bootstrap_servers
+        self._topic = topic
+        self._producer = producer
+        self.builds: dict[str, Build] = {}
+        self.reports: dict[tuple[str, str], dict[int, PartitionBuilt]] = {}
+        self.served: dict[str, Served] = {}
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._follow(), name="registry")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def put(self, state: State) -> None:
+        await self._producer.send(self._topic, state.to_bytes(), key=state.key)
+        self._apply(state.key, state.to_bytes())
+
+    async def remove(self, key: bytes) -> None:
+        await self._producer.send(self._topic, None, key=key)
+        self._apply(key, None)
+
+    def reports_of(self, build: Build) -> dict[int, PartitionBuilt]:
+        return self.reports.get((build.tenant, build.generation), {})
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                await self._consume()
+            except KafkaError:
+                log.warning("build state topic %s unreachable, retrying", self._topic)
+                await asyncio.sleep(1.0)
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            partition = TopicPartition(self._topic, 0)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            end = (await consumer.end_offsets([partition]))[partition]
+            if end == 0:
+                self.ready.set()
+            while True:
+                batches = await consumer.getmany(partition, timeout_ms=500)
+                for message in batches.get(partition, []):
+                    self._apply(message.key, message.value)
+                    if message.offset + 1 >= end:
+                        self.ready.set()
+        finally:
+            await consumer.stop()
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        kind, _, rest = key.decode().partition("/")
+        try:
+            if kind == "build":
+                self._apply_build(rest, value)
+            elif kind == "partition":
+                self._apply_partition(rest, value)
+            elif kind == "served" and value is not None:
+                self.served[rest] = Served.model_validate_json(value)
+        except ValidationError:
+            log.exception("unreadable build state record %r", key)
+
+    def _apply_build(self, tenant: str, value: bytes | None) -> None:
+        if value is None:
+            self.builds.pop(tenant, None)
+            return
+        self.builds[tenant] = Build.model_validate_json(value)
+
+    def _apply_partition(self, rest: str, value: bytes | None) -> None:
+        tenant, generation, partition = rest.split("/")
+        reports = self.reports.setdefault((tenant, generation), {})
+        if value is None:
+            reports.pop(int(partition), None)
+            if not reports:
+                self.reports.pop((tenant, generation), None)
+            return
+        reports[int(partition)] = PartitionBuilt.model_validate_json(value)

@@ -1,0 +1,115 @@
+"""Rewinding one changelog partition into a tenant's new generation.
+
+A plain aiokafka consumer with no group is assigned the partition, reads it
+from the beginning and writes the tenant's records until it has caught up with
+the live agent, then hands the partition over (see :mod:`positions`). It never
+joins the worker's consumer group, so it cannot block a rebalance.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from indexer.worker.positions import Positions
+from indexer.worker.records import Record
+from indexer.worker.sink import Sink, Target, Written
+from indexer.worker.state import Build, PartitionBuilt, Tally
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rewinder:
+    topic: str
+    bootstrap_servers: str
+    sink: Sink
+    positions: Positions
+    batch_size: int
+
+    async def run(self, build: Build, partition: int) -> PartitionBuilt:
+        source = TopicPartition(self.topic, partition)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=16 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            consumer.assign([source])
+            await consumer.seek_to_beginning(source)
+            tally, position = await self._copy(build, consumer, source)
+        finally:
+            await consumer.stop()
+
+        log.info(
+            "rewound %s[%d] into %s: %d records of tenant %s, handed off at %d",
+            self.topic,
+            partition,
+            build.generation,
+            tally.read,
+            build.tenant,
+            position,
+            extra={
+                "tenant": build.tenant,
+                "topic": self.topic,
+                "partition": partition,
+                "index": build.generation,
+            },
+        )
+        return PartitionBuilt(
+            tenant=build.tenant,
+            generation=build.generation,
+            partition=partition,
+            handoff_offset=position,
+            rewind=tally,
+        )
+
+    async def _copy(
+        self, build: Build, consumer: AIOKafkaConsumer, source: TopicPartition
+    ) -> tuple[Tally, int]:
+        prefix = f"{build.tenant}/".encode()
+        targets = [Target(build.generation, is_alias=False)]
+
+        async def route(tenant: str, partition: int) -> list[Target]:
+            return targets
+
+        tally = Tally()
+        while True:
+            batches = await consumer.getmany(
+                source, timeout_ms=200, max_records=self.batch_size
+            )
+            records = [
+                Record(m.topic, m.partition, m.offset, m.key, m.value)
+                for m in batches.get(source, [])
+                if m.key is not None and m.key.startswith(prefix)
+            ]
+            if records:
+                written = await self.sink.write(records, route)
+                tally = tally.plus(_tally(written, build.generation, source.partition))
+
+            position = await consumer.position(source)
+            log_end = await _log_end(consumer, source)
+            if self.positions.try_hand_off(
+                build.generation, source.partition, position, log_end
+            ):
+                return tally, position
+
+
+def _tally(written: Written, generation: str, partition: int) -> Tally:
+    """Outcomes in the generation, plus the records that could not be parsed."""
+    unparsed = sum(1 for r in written.rejections if r.code != "mapping")
+    counted = written.tallies.get((generation, partition), Tally())
+    return counted.plus(Tally(read=unparsed, rejected=unparsed))
+
+
+async def _log_end(consumer: AIOKafkaConsumer, source: TopicPartition) -> int:
+    """The log end seen by the last fetch; no request unless none was made."""
+    highwater = consumer.highwater(source)
+    if highwater is not None:
+        return int(highwater)
+    return int((await consumer.end_offsets([source]))[source])

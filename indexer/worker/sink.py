@@ -1,0 +1,123 @@
+"""Changelog records into bulk operations on one or more indexes per tenant."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from indexer.errors import BadRecord
+from indexer.search import BulkWriter, Operation, Outcome, Result
+from indexer.worker.records import Change, Record, parse, tenant_of
+from indexer.worker.state import Tally
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    index: str
+    is_alias: bool
+
+
+# (tenant, partition) -> the indexes its changes go to.
+Route = Callable[[str, int], Awaitable[list[Target]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    record: Record
+    tenant: str | None
+    code: str
+    reason: str
+
+
+@dataclass
+class Written:
+    """What a batch did: counts per (index, partition), and rejected records."""
+
+    tallies: dict[tuple[str, int], Tally] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    gone_aliases: set[str] = field(default_factory=set)
+
+    def count(self, index: str, partition: int, **counts: int) -> None:
+        key = (index, partition)
+        self.tallies[key] = self.tallies.get(key, Tally()).plus(Tally(**counts))
+
+
+OUTCOME_FIELD = {
+    Outcome.CREATED: "created",
+    Outcome.UPDATED: "updated",
+    Outcome.DELETED: "deleted",
+    Outcome.NOT_FOUND: "not_found",
+    Outcome.STALE: "stale",
+    Outcome.REJECTED: "rejected",
+}
+
+
+class Sink:
+    def __init__(self, writer: BulkWriter, max_document_bytes: int) -> None:
+        self._writer = writer
+        self._max_document_bytes = max_document_bytes
+
+    async def write(self, records: Sequence[Record], route: Route) -> Written:
+        written = Written()
+        changes = self._parse(records, written)
+        operations, origins = await self._plan(changes, route)
+        results = await self._writer.write(operations)
+        self._record(operations, origins, results, written)
+        return written
+
+    def _parse(self, records: Sequence[Record], written: Written) -> list[Change]:
+        changes = []
+        for record in records:
+            try:
+                changes.append(parse(record, self._max_document_bytes))
+            except BadRecord as exc:
+                written.rejections.append(
+                    Rejection(record, tenant_of(record), exc.code, exc.message)
+                )
+        return changes
+
+    async def _plan(
+        self, changes: list[Change], route: Route
+    ) -> tuple[list[Operation], list[Change]]:
+        operations: list[Operation] = []
+        origins: list[Change] = []
+        for change in changes:
+            for target in await route(change.tenant, change.record.partition):
+                operations.append(
+                    Operation(
+                        index=target.index,
+                        doc_id=change.product_id,
+                        source=change.source,
+                        version=change.version,
+                        require_alias=target.is_alias,
+                    )
+                )
+                origins.append(change)
+        return operations, origins
+
+    def _record(
+        self,
+        operations: list[Operation],
+        origins: list[Change],
+        results: list[Result],
+        written: Written,
+    ) -> None:
+        rejected: set[int] = set()
+        for operation, change, result in zip(operations, origins, results, strict=True):
+            if result.outcome is Outcome.GONE:
+                if operation.require_alias:
+                    written.gone_aliases.add(operation.index)
+                continue
+            partition = change.record.partition
+            written.count(operation.index, partition, read=1)
+            written.count(
+                operation.index, partition, **{OUTCOME_FIELD[result.outcome]: 1}
+            )
+            if result.outcome is Outcome.REJECTED and id(change) not in rejected:
+                rejected.add(id(change))
+                written.rejections.append(
+                    Rejection(change.record, change.tenant, "mapping", result.reason)
+                )
