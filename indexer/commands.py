@@ -1,14 +1,37 @@
-"""Publishing reindex commands, for the API and for any other service.
+"""Publishing reindex commands and following their outcome.
 
-from indexer.commands import request_reindex
-command = await request_reindex(settings, "acme", requested_by="billing")
+Any service can do what the API does:
+
+    from indexer.commands import request_reindex
+    command = await request_reindex(settings, "acme", requested_by="billing")
+
+or wait for the build to end:
+
+    outcome = await reindex_and_wait(settings, "acme", timeout_s=600)
 """
 
 from __future__ import annotations
 
-from indexer.events import ReindexRequested
-from indexer.kafka import Producer
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from indexer.errors import ReindexError
+from indexer.events import (
+    INDEXING_EVENT,
+    IndexingEvent,
+    ReindexCompleted,
+    ReindexFailed,
+    ReindexRequested,
+)
+from indexer.kafka import Producer, partition_count
 from indexer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Outcome = ReindexCompleted | ReindexFailed
 
 
 async def publish_command(
@@ -34,3 +57,61 @@ async def request_reindex(
     async with Producer(settings.kafka, "commands") as producer:
         await publish_command(producer, settings.topics.commands, command)
     return command
+
+
+async def reindex_and_wait(
+    settings: Settings,
+    tenant: str,
+    timeout_s: float,
+    requested_by: str = "indexer-cli",
+) -> Outcome:
+    """Publish a command and return the event that ends its build."""
+    async with EventFollower(settings) as events:
+        command = await request_reindex(settings, tenant, requested_by)
+        return await events.outcome(command.command_id, timeout_s)
+
+
+class EventFollower:
+    """Reads ``indexing.events`` from the moment it was entered."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._topic = settings.topics.events
+        self._bootstrap = settings.kafka.bootstrap_servers
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            enable_auto_commit=False,
+        )
+
+    async def __aenter__(self) -> EventFollower:
+        await self._consumer.start()
+        count = await partition_count(self._bootstrap, self._topic)
+        assigned = [TopicPartition(self._topic, p) for p in range(count)]
+        self._consumer.assign(assigned)
+        for partition, offset in (await self._consumer.end_offsets(assigned)).items():
+            self._consumer.seek(partition, offset)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._consumer.stop()
+
+    async def next_events(self, timeout_s: float) -> list[IndexingEvent]:
+        batches = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000))
+        events = []
+        for messages in batches.values():
+            for message in messages:
+                try:
+                    events.append(INDEXING_EVENT.validate_json(message.value))
+                except ValidationError:
+                    log.warning(
+                        "skipping an unknown event at offset %d", message.offset
+                    )
+        return events
+
+    async def outcome(self, command_id: str, timeout_s: float) -> Outcome:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            for event in await self.next_events(min(left, 1.0)):
+                served = command_id in event.command_ids
+                if served and isinstance(event, ReindexCompleted | ReindexFailed):
+                    return event
+        raise ReindexError(f"no outcome for command {command_id} in {timeout_s}s")

@@ -67,3 +67,19 @@ async def _create(
         log.info("topics were created concurrently: %s", [s.name for s in specs])
         return
     log.info("created topics %s", [spec.name for spec in specs])
+
+
+async def partition_count(bootstrap_servers: str, topic: str) -> int:
+    """How many partitions ``topic`` has now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        await admin.start()
+        described = await admin.describe_topics([topic])
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"cannot describe {topic}: {exc}") from exc
+    finally:
+        await admin.close()
+    partitions = described[0].get("partitions") or []
+    if described[0].get("error_code") or not partitions:
+        raise KafkaUnavailable(f"the topic {topic} does not exist")
+    return len(partitions)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from indexer.kafka.admin import partition_count
 from indexer.worker.positions import Positions
 from indexer.worker.records import Record
 from indexer.worker.sink import Sink, Target, Written
@@ -28,6 +29,9 @@ class Rewinder:
     sink: Sink
     positions: Positions
     batch_size: int
+
+    async def partition_count(self) -> int:
+        return await partition_count(self.bootstrap_servers, self.topic)
 
     async def run(self, build: Build, partition: int) -> PartitionBuilt:
         source = TopicPartition(self.topic, partition)

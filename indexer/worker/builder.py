@@ -1,0 +1,336 @@
+"""Reindex builds: commands in, generations built, aliases swapped, events out.
+
+The worker that owns a tenant's command partition coordinates its build: it
+creates the generation, records the build on the state topic, and once every
+changelog partition has been rewound it verifies the count, swaps the alias
+and publishes the outcome. Every worker rewinds the changelog partitions it
+owns, so the single writer of a key is always the owner of its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from indexer.errors import IndexerError, ReindexError
+from indexer.events import (
+    ReindexCompleted,
+    ReindexFailed,
+    ReindexRequested,
+    ReindexStarted,
+)
+from indexer.events.models import Model
+from indexer.kafka import Producer
+from indexer.search import Indexes
+from indexer.worker.positions import Positions
+from indexer.worker.records import Record
+from indexer.worker.registry import Registry
+from indexer.worker.rewind import Rewinder
+from indexer.worker.state import SERVED_IDS_KEPT, Build, Served, Tally
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Builder:
+    registry: Registry
+    indexes: Indexes
+    rewinder: Rewinder
+    positions: Positions
+    producer: Producer
+    events_topic: str
+    changelog_partitions: Callable[[], set[int]]
+    command_partitions: Callable[[], set[int]]
+    build_timeout_s: float = 3600.0
+    rewinds: dict[tuple[str, int], asyncio.Task[None]] = field(default_factory=dict)
+
+    async def handle(self, record: Record) -> None:
+        """Take one command: start a build, join the running one, or skip it."""
+        command = _command(record)
+        if command is None:
+            return
+        context = {
+            "tenant": command.tenant,
+            "command_id": command.command_id,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        }
+        if self._served(command, record):
+            log.info(
+                "command %s for %s was already served",
+                command.command_id,
+                command.tenant,
+                extra=context,
+            )
+            return
+        build = self.registry.builds.get(command.tenant)
+        if build is not None:
+            await self._join(build, command, record)
+            log.info(
+                "command %s joined the build of %s",
+                command.command_id,
+                build.generation,
+                extra=context,
+            )
+            return
+        await self._start(command, record)
+
+    def _served(self, command: ReindexRequested, record: Record) -> bool:
+        served = self.registry.served.get(command.tenant)
+        if served is None:
+            return False
+        replayed = (
+            record.partition == served.command_partition
+            and record.offset <= served.command_offset
+        )
+        return replayed or command.command_id in served.command_ids
+
+    async def _join(
+        self, build: Build, command: ReindexRequested, record: Record
+    ) -> None:
+        if command.command_id in build.command_ids:
+            return
+        joined = build.model_copy(
+            update={
+                "command_ids": [*build.command_ids, command.command_id],
+                "command_offset": max(build.command_offset, record.offset),
+            }
+        )
+        await self.registry.put(joined)
+
+    async def _start(self, command: ReindexRequested, record: Record) -> None:
+        generation = await self.indexes.create(command.tenant, building=True)
+        build = Build(
+            tenant=command.tenant,
+            generation=generation,
+            alias=self.indexes.alias(command.tenant),
+            command_ids=[command.command_id],
+            command_partition=record.partition,
+            command_offset=record.offset,
+            partitions=await self.rewinder.partition_count(),
+            started_at=datetime.now(UTC),
+        )
+        await self.registry.put(build)
+        await self._publish(
+            ReindexStarted(
+                tenant=build.tenant,
+                command_ids=build.command_ids,
+                generation=generation,
+                alias=build.alias,
+                started_at=build.started_at,
+            )
+        )
+        log.info(
+            "reindex of %s started into %s",
+            build.tenant,
+            generation,
+            extra={
+                "tenant": build.tenant,
+                "index": generation,
+                "command_id": command.command_id,
+            },
+        )
+
+    async def supervise(self) -> None:
+        """One pass: start missing rewinds, finish or fail the builds we own."""
+        self._reap_rewinds()
+        for build in list(self.registry.builds.values()):
+            self._start_rewinds(build)
+            if build.command_partition in self.command_partitions():
+                await self._advance(build)
+
+    def _reap_rewinds(self) -> None:
+        owned = self.changelog_partitions()
+        for (generation, partition), task in list(self.rewinds.items()):
+            active = any(
+                b.generation == generation for b in self.registry.builds.values()
+            )
+            if task.done() or not active or partition not in owned:
+                task.cancel()
+                del self.rewinds[(generation, partition)]
+
+    def _start_rewinds(self, build: Build) -> None:
+        reported = self.registry.reports_of(build)
+        for partition in self.changelog_partitions():
+            key = (build.generation, partition)
+            if partition in reported or key in self.rewinds:
+                continue
+            self.rewinds[key] = asyncio.create_task(
+                self._rewind(build, partition),
+                name=f"rewind-{build.generation}-{partition}",
+            )
+
+    async def _rewind(self, build: Build, partition: int) -> None:
+        try:
+            report = await self.rewinder.run(build, partition)
+            await self.registry.put(report)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "rewind of partition %d into %s failed; it restarts",
+                partition,
+                build.generation,
+                extra={
+                    "tenant": build.tenant,
+                    "partition": partition,
+                    "index": build.generation,
+                },
+            )
+
+    async def _advance(self, build: Build) -> None:
+        elapsed = (datetime.now(UTC) - build.started_at).total_seconds()
+        if elapsed > self.build_timeout_s:
+            await self._fail(build, f"the build took over {self.build_timeout_s}s")
+            return
+        if len(self.registry.reports_of(build)) < build.partitions:
+            return
+        try:
+            await self._finish(build)
+        except ReindexError as exc:
+            await self._fail(build, str(exc))
+        except IndexerError:
+            log.warning(
+                "finishing %s failed transiently; retrying",
+                build.generation,
+                exc_info=True,
+                extra={"tenant": build.tenant, "index": build.generation},
+            )
+
+    async def _finish(self, build: Build) -> None:
+        tally = await self._verify(build)
+        previous = await self.indexes.publish(build.tenant, build.generation)
+        keep = {build.generation} | ({previous} if previous else set())
+        dropped = await self.indexes.prune(build.tenant, keep)
+        ended = datetime.now(UTC)
+        documents = await self.indexes.count(build.generation)
+        await self._publish(
+            ReindexCompleted(
+                tenant=build.tenant,
+                command_ids=build.command_ids,
+                generation=build.generation,
+                alias=build.alias,
+                indexed=tally.created + tally.updated + tally.stale,
+                deleted=tally.deleted + tally.not_found,
+                rejected=tally.rejected,
+                documents=documents,
+                started_at=build.started_at,
+                completed_at=ended,
+                duration_s=(ended - build.started_at).total_seconds(),
+            )
+        )
+        await self._close(build, ended)
+        log.info(
+            "reindex of %s completed: %s is live with %d documents, dropped %s",
+            build.tenant,
+            build.generation,
+            documents,
+            dropped,
+            extra={"tenant": build.tenant, "index": build.generation},
+        )
+
+    async def _verify(self, build: Build) -> Tally:
+        """The generation holds what the rewinds and the live writes put in."""
+        for _attempt in range(10):
+            before = self._tally(build)
+            await self.indexes.refresh(build.generation)
+            count = await self.indexes.count(build.generation)
+            await asyncio.sleep(1.0)
+            after = self._tally(build)
+            if before == after and count == after.documents:
+                return after
+        raise ReindexError(
+            f"{build.generation} holds {count} documents but the writes "
+            f"acknowledged {after.documents}"
+        )
+
+    def _tally(self, build: Build) -> Tally:
+        total = Tally()
+        for report in self.registry.reports_of(build).values():
+            total = total.plus(report.rewind).plus(report.live)
+        return total
+
+    async def _fail(self, build: Build, reason: str) -> None:
+        await self.indexes.drop(build.generation)
+        ended = datetime.now(UTC)
+        await self._publish(
+            ReindexFailed(
+                tenant=build.tenant,
+                command_ids=build.command_ids,
+                generation=build.generation,
+                alias=build.alias,
+                reason=reason,
+                started_at=build.started_at,
+                failed_at=ended,
+            )
+        )
+        await self._close(build, ended)
+        log.error(
+            "reindex of %s failed, the alias is unchanged: %s",
+            build.tenant,
+            reason,
+            extra={"tenant": build.tenant, "index": build.generation},
+        )
+
+    async def _close(self, build: Build, ended: datetime) -> None:
+        previous = self.registry.served.get(build.tenant)
+        ids = [*(previous.command_ids if previous else []), *build.command_ids]
+        await self.registry.put(
+            Served(
+                tenant=build.tenant,
+                command_partition=build.command_partition,
+                command_offset=build.command_offset,
+                command_ids=ids[-SERVED_IDS_KEPT:],
+                generation=build.generation,
+                ended_at=ended,
+            )
+        )
+        await self.registry.remove(build.key)
+        for partition in self.registry.reports_of(build):
+            await self.registry.remove(
+                f"partition/{build.tenant}/{build.generation}/{partition}".encode()
+            )
+        self.positions.release(build.generation)
+
+    async def _publish(self, event: Model) -> None:
+        tenant = getattr(event, "tenant", "")
+        await self.producer.send(
+            self.events_topic, event.to_bytes(), key=str(tenant).encode()
+        )
+
+    async def stop(self) -> None:
+        for task in self.rewinds.values():
+            task.cancel()
+        for task in self.rewinds.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.rewinds.clear()
+
+
+def _command(record: Record) -> ReindexRequested | None:
+    problem = "it has no value"
+    if record.value is not None:
+        try:
+            return ReindexRequested.model_validate_json(record.value)
+        except ValidationError as exc:
+            problem = str(exc.errors(include_url=False)[:3])
+    log.error(
+        "ignoring an unreadable command at %s[%d]@%d: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        problem,
+        extra={
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        },
+    )
+    return None

@@ -1,0 +1,254 @@
+"""What the worker's agents call: indexing batches, commands, supervision.
+
+Nothing raised here may leave an agent's loop: faust acks what a crashed agent
+had taken, so every failure is retried here, dead-lettered with its record, or
+logged with its coordinates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka.errors import KafkaError
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as SearchConnectionError
+from opensearchpy.exceptions import TransportError
+
+from indexer.errors import BadRecord, TransientError
+from indexer.events import DeadLetter
+from indexer.kafka import Producer
+from indexer.search import Backoff, BulkWriter, Indexes, open_client
+from indexer.search.bulk import TRANSIENT_STATUS
+from indexer.settings import Settings
+from indexer.worker.builder import Builder
+from indexer.worker.positions import Positions
+from indexer.worker.records import Record
+from indexer.worker.registry import Registry
+from indexer.worker.rewind import Rewinder
+from indexer.worker.sink import Rejection, Sink, Target, Written
+from indexer.worker.state import Tally
+
+log = logging.getLogger(__name__)
+
+# A batch failing for no transient reason is retried this often, then it is
+# dead-lettered whole rather than stalling its partitions.
+GIVE_UP_AFTER = 5
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    changelog_partitions: Callable[[], set[int]]
+    command_partitions: Callable[[], set[int]]
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    live_tallies: dict[tuple[str, int], Tally] = field(default_factory=dict)
+    _known_tenants: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        worker = self.settings.worker
+        self.client: AsyncOpenSearch = open_client(self.settings.opensearch)
+        self.producer = Producer(self.settings.kafka, "worker")
+        self.positions = Positions()
+        self.indexes = Indexes(self.client, self.settings.opensearch)
+        writer = BulkWriter(
+            self.client,
+            worker.batch_bytes,
+            lambda: Backoff(worker.retry_initial_s, worker.retry_max_s),
+        )
+        self.sink = Sink(writer, worker.batch_bytes)
+        self.registry = Registry(
+            self.settings.kafka.bootstrap_servers,
+            self.settings.topics.builds,
+            self.producer,
+        )
+        self.builder = Builder(
+            registry=self.registry,
+            indexes=self.indexes,
+            rewinder=Rewinder(
+                topic=self.settings.topics.changelog,
+                bootstrap_servers=self.settings.kafka.bootstrap_servers,
+                sink=self.sink,
+                positions=self.positions,
+                batch_size=worker.batch_size,
+            ),
+            positions=self.positions,
+            producer=self.producer,
+            events_topic=self.settings.topics.events,
+            changelog_partitions=self.changelog_partitions,
+            command_partitions=self.command_partitions,
+        )
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.registry.start()
+        await self.registry.ready.wait()
+        self.started.set()
+
+    async def stop(self) -> None:
+        await self.builder.stop()
+        await self.registry.stop()
+        await self.producer.stop()
+        await self.client.close()
+
+    async def index(self, records: Sequence[Record]) -> None:
+        """Write a batch of changelog records; return only once all are settled."""
+        await self.started.wait()
+        for record in records:
+            self.positions.take(record.partition, record.offset)
+        backoff = self._backoff()
+        while True:
+            try:
+                await self._index(records)
+            except Exception as exc:
+                if not _retriable(exc) and backoff.attempts >= GIVE_UP_AFTER:
+                    await self._give_up(records, exc)
+                    return
+                _log_retry(records, exc, backoff)
+                await backoff.wait()
+            else:
+                return
+
+    async def _index(self, records: Sequence[Record]) -> None:
+        written = await self.sink.write(records, self._route)
+        if written.gone_aliases:
+            self._known_tenants.clear()
+            raise TransientError(f"aliases vanished: {sorted(written.gone_aliases)}")
+        await self._dead_letter(written.rejections)
+        self._count_live(written)
+
+    async def command(self, record: Record) -> None:
+        await self.started.wait()
+        backoff = self._backoff()
+        while True:
+            try:
+                await self.builder.handle(record)
+            except Exception as exc:
+                _log_retry([record], exc, backoff)
+                await backoff.wait()
+            else:
+                return
+
+    async def supervise(self) -> None:
+        if not self.started.is_set():
+            return
+        try:
+            await self._publish_live_tallies()
+            await self.builder.supervise()
+        except Exception:
+            log.exception("supervising builds failed; the next pass retries")
+
+    def revoked(self, partitions: set[int]) -> None:
+        self.positions.forget(partitions)
+
+    async def _route(self, tenant: str, partition: int) -> list[Target]:
+        alias = self.indexes.alias(tenant)
+        if tenant not in self._known_tenants:
+            await self.indexes.ensure_live(tenant)
+            self._known_tenants.add(tenant)
+        targets = [Target(alias, is_alias=True)]
+        build = self.registry.builds.get(tenant)
+        if build is not None and (
+            (build.generation, partition) in self.positions.handed_off
+            or partition in self.registry.reports_of(build)
+        ):
+            targets.append(Target(build.generation, is_alias=False))
+        return targets
+
+    def _count_live(self, written: Written) -> None:
+        generations = {b.generation: b for b in self.registry.builds.values()}
+        for (index, partition), tally in written.tallies.items():
+            build = generations.get(index)
+            if build is None:
+                continue
+            report = self.registry.reports_of(build).get(partition)
+            base = report.live if report is not None else Tally()
+            key = (index, partition)
+            self.live_tallies[key] = self.live_tallies.get(key, base).plus(tally)
+
+    async def _publish_live_tallies(self) -> None:
+        generations = {b.generation: b for b in self.registry.builds.values()}
+        for (index, partition), tally in list(self.live_tallies.items()):
+            build = generations.get(index)
+            if build is None:
+                del self.live_tallies[(index, partition)]
+                continue
+            report = self.registry.reports_of(build).get(partition)
+            if report is not None and report.live != tally:
+                await self.registry.put(report.model_copy(update={"live": tally}))
+
+    async def _dead_letter(self, rejections: list[Rejection]) -> None:
+        for rejection in rejections:
+            record = rejection.record
+            letter = DeadLetter(
+                reason=rejection.reason,
+                code=rejection.code,
+                tenant=rejection.tenant,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+            )
+            await self.producer.send(
+                self.settings.topics.deadletter, letter.to_bytes(), key=record.key
+            )
+            log.warning(
+                "dead-lettered %s[%d]@%d of tenant %s: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                rejection.tenant,
+                rejection.reason,
+                extra={
+                    "tenant": rejection.tenant,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                },
+            )
+
+    async def _give_up(self, records: Sequence[Record], exc: Exception) -> None:
+        """A batch that fails on a bug goes to the dead-letter topic whole."""
+        log.error(
+            "batch of %d records failed %d times: %r",
+            len(records),
+            GIVE_UP_AFTER,
+            exc,
+        )
+        error = BadRecord("internal_error", f"{type(exc).__name__}: {exc}")
+        await self._dead_letter(
+            [Rejection(record, None, error.code, error.message) for record in records]
+        )
+
+    def _backoff(self) -> Backoff:
+        worker = self.settings.worker
+        return Backoff(worker.retry_initial_s, worker.retry_max_s)
+
+
+def _retriable(exc: Exception) -> bool:
+    if isinstance(exc, TransientError | OSError | KafkaError | SearchConnectionError):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(exc, TransportError) and status in TRANSIENT_STATUS
+
+
+def _log_retry(records: Sequence[Record], exc: Exception, backoff: Backoff) -> None:
+    first = records[0]
+    log.warning(
+        "batch of %d records from %s[%d]@%d failed (%r); retry %d in %.1fs",
+        len(records),
+        first.topic,
+        first.partition,
+        first.offset,
+        exc,
+        backoff.attempts + 1,
+        backoff.peek(),
+        extra={
+            "topic": first.topic,
+            "partition": first.partition,
+            "offset": first.offset,
+        },
+    )
