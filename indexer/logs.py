@@ -51,3 +51,8 @@ def configure(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    if root.level > logging.DEBUG:
+        # Their INFO lines are per-connection chatter; ours carry the context.
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+        # opensearch-py logs every non-2xx answer, expected 404s included.
+        logging.getLogger("opensearch").setLevel(logging.ERROR)

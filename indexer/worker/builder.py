@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from indexer.errors import IndexerError, ReindexError
+from indexer.errors import ReindexError
 from indexer.events import (
     ReindexCompleted,
     ReindexFailed,
@@ -49,6 +49,7 @@ class Builder:
     command_partitions: Callable[[], set[int]]
     build_timeout_s: float = 3600.0
     rewinds: dict[tuple[str, int], asyncio.Task[None]] = field(default_factory=dict)
+    finishing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     async def handle(self, record: Record) -> None:
         """Take one command: start a build, join the running one, or skip it."""
@@ -141,10 +142,16 @@ class Builder:
     async def supervise(self) -> None:
         """One pass: start missing rewinds, finish or fail the builds we own."""
         self._reap_rewinds()
+        self.finishing = {
+            t: task for t, task in self.finishing.items() if not task.done()
+        }
         for build in list(self.registry.builds.values()):
             self._start_rewinds(build)
-            if build.command_partition in self.command_partitions():
-                await self._advance(build)
+            owned = build.command_partition in self.command_partitions()
+            if owned and build.tenant not in self.finishing:
+                self.finishing[build.tenant] = asyncio.create_task(
+                    self._advance(build), name=f"advance-{build.generation}"
+                )
 
     def _reap_rewinds(self) -> None:
         owned = self.changelog_partitions()
@@ -196,7 +203,7 @@ class Builder:
             await self._finish(build)
         except ReindexError as exc:
             await self._fail(build, str(exc))
-        except IndexerError:
+        except Exception:
             log.warning(
                 "finishing %s failed transiently; retrying",
                 build.generation,
@@ -293,7 +300,7 @@ class Builder:
             )
         )
         await self.registry.remove(build.key)
-        for partition in self.registry.reports_of(build):
+        for partition in list(self.registry.reports_of(build)):
             await self.registry.remove(
                 f"partition/{build.tenant}/{build.generation}/{partition}".encode()
             )
@@ -306,12 +313,14 @@ class Builder:
         )
 
     async def stop(self) -> None:
-        for task in self.rewinds.values():
+        tasks = [*self.rewinds.values(), *self.finishing.values()]
+        for task in tasks:
             task.cancel()
-        for task in self.rewinds.values():
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.rewinds.clear()
+        self.finishing.clear()
 
 
 def _command(record: Record) -> ReindexRequested | None:
