@@ -84,10 +84,15 @@ class EventFollower:
 
     async def __aenter__(self) -> EventFollower:
         await self._consumer.start()
-        count = await partition_count(self._bootstrap, self._topic)
-        assigned = [TopicPartition(self._topic, p) for p in range(count)]
-        self._consumer.assign(assigned)
-        for partition, offset in (await self._consumer.end_offsets(assigned)).items():
+        try:
+            count = await partition_count(self._bootstrap, self._topic)
+            assigned = [TopicPartition(self._topic, p) for p in range(count)]
+            self._consumer.assign(assigned)
+            ends = await self._consumer.end_offsets(assigned)
+        except BaseException:
+            await self._consumer.stop()
+            raise
+        for partition, offset in ends.items():
             self._consumer.seek(partition, offset)
         return self
 

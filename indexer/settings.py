@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TENANT_PATTERN = r"^[a-z][a-z0-9]+$"
@@ -71,7 +71,20 @@ class ApiSettings(BaseModel):
     publish_timeout_s: Annotated[float, Field(gt=0)] = 5.0
 
 
+# Asymmetric algorithms only: a symmetric one would let a public key sign tokens.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+
+
 class AuthSettings(BaseModel):
+    """The built-in token issuer, or the external issuer whose tokens the API takes.
+
+    Setting ``external_issuer`` turns the built-in token endpoint off; the API then
+    verifies the issuer's tokens with ``external_public_key`` (PEM) or the keys
+    published at ``external_jwks_url``.
+    """
+
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "indexing-service"
     token_lifetime_s: Annotated[int, Field(ge=60)] = 14399
@@ -84,6 +97,40 @@ class AuthSettings(BaseModel):
     external_audience: str | None = None
     external_jwks_url: str | None = None
     external_public_key: SecretStr | None = None
+    external_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    jwks_cache_s: Annotated[float, Field(gt=0)] = 300.0
+    jwks_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+
+    @field_validator("clients_file", "signing_key_file")
+    @classmethod
+    def _expand_path(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("external_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        refused = sorted(set(value) - ASYMMETRIC_ALGORITHMS)
+        if refused or not value:
+            raise ValueError(
+                f"external_algorithms takes RS*, PS* or ES* algorithms, not {refused}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _external_complete(self) -> Self:
+        if self.external_issuer is None:
+            return self
+        if self.external_audience is None:
+            raise ValueError("external_issuer needs external_audience too")
+        if (self.external_jwks_url is None) == (self.external_public_key is None):
+            raise ValueError(
+                "external_issuer needs one of external_jwks_url or external_public_key"
+            )
+        return self
+
+    @property
+    def external(self) -> bool:
+        return self.external_issuer is not None
 
 
 class Settings(BaseSettings):

@@ -7,17 +7,21 @@ and a ``type`` that tells the models apart on a shared topic.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    Base64Bytes,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     TypeAdapter,
+    WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
 
@@ -33,6 +37,24 @@ def _check_tenant(value: str) -> str:
 
 
 Tenant = Annotated[str, AfterValidator(_check_tenant)]
+
+
+def _from_base64(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("not base64") from exc
+    return value
+
+
+# Bytes kept exactly, carried as base64 text in JSON.
+Raw = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    PlainSerializer(lambda raw: base64.b64encode(raw).decode(), when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]
 
 
 def utcnow() -> datetime:
@@ -113,8 +135,8 @@ class DeadLetter(Model):
     topic: str
     partition: int
     offset: int
-    key: Base64Bytes | None
-    value: Base64Bytes | None
+    key: Raw | None
+    value: Raw | None
     failed_at: datetime = Field(default_factory=utcnow)
 
 

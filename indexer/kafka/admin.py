@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from indexer.settings import Settings
 
 log = logging.getLogger(__name__)
 
+LEADER_WAIT_ROUNDS = 150
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 
 
@@ -47,11 +49,26 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> list[str]
         missing = [spec for spec in specs if spec.name not in existing]
         if missing:
             await _create(admin, missing, settings.topics.replication_factor)
+            await _wait_for_leaders(admin, [spec.name for spec in missing])
         return [spec.name for spec in missing]
     except KafkaError as exc:
         raise KafkaUnavailable(f"cannot create topics: {exc}") from exc
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """New partitions take a moment to elect leaders; writes fail until then."""
+    for _ in range(LEADER_WAIT_ROUNDS):
+        described = await admin.describe_topics(names)
+        if all(
+            topic["error_code"] == 0
+            and all(p["leader"] >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise KafkaUnavailable(f"the new topics {names} have no partition leaders")
 
 
 async def _create(

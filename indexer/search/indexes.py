@@ -13,12 +13,14 @@ from typing import Any
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError
 
+from indexer.errors import SearchUnavailable
 from indexer.search.mapping import MAPPING, index_settings, live_settings
 from indexer.settings import OpenSearchSettings
 
 log = logging.getLogger(__name__)
 
 DIGITS = 6
+CREATE_ATTEMPTS = 10
 
 
 class Indexes:
@@ -56,10 +58,22 @@ class Indexes:
         return names[-1] if names else None
 
     async def create(self, tenant: str, building: bool) -> str:
-        """Create the next generation; a live one also gets the alias at once."""
-        existing = await self.generations(tenant)
-        number = int(existing[-1].rsplit("-", 1)[1]) + 1 if existing else 1
-        name = self.generation_name(tenant, number)
+        """Create a new generation; a live one gets the alias in the same step.
+
+        A name taken meanwhile is never adopted: the next number is tried, and
+        a bootstrap that lost the race to another one uses the winner's alias.
+        """
+        for _attempt in range(CREATE_ATTEMPTS):
+            existing = await self.generations(tenant)
+            number = int(existing[-1].rsplit("-", 1)[1]) + 1 if existing else 1
+            name = self.generation_name(tenant, number)
+            if await self._try_create(tenant, name, building):
+                return name
+            if not building and (live := await self.live(tenant)) is not None:
+                return live
+        raise SearchUnavailable(f"could not create a generation of {tenant}")
+
+    async def _try_create(self, tenant: str, name: str, building: bool) -> bool:
         body: dict[str, Any] = {
             "settings": index_settings(self._settings, building),
             "mappings": MAPPING,
@@ -71,8 +85,9 @@ class Indexes:
         except RequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
-            log.info("generation %s was created concurrently", name)
-        return name
+            log.info("generation %s exists already", name)
+            return False
+        return True
 
     async def ensure_live(self, tenant: str) -> str:
         """The live generation, bootstrapping the first one for a new tenant."""

@@ -253,9 +253,13 @@ class Builder:
             after = self._tally(build)
             if before == after and count == after.documents:
                 return after
+        parts = {
+            p: (r.rewind.documents, r.live.documents)
+            for p, r in sorted(self.registry.reports_of(build).items())
+        }
         raise ReindexError(
             f"{build.generation} holds {count} documents but the writes "
-            f"acknowledged {after.documents}"
+            f"acknowledged {after.documents} (rewound, live by partition: {parts})"
         )
 
     def _tally(self, build: Build) -> Tally:
@@ -265,7 +269,8 @@ class Builder:
         return total
 
     async def _fail(self, build: Build, reason: str) -> None:
-        await self.indexes.drop(build.generation)
+        if await self.indexes.live(build.tenant) != build.generation:
+            await self.indexes.drop(build.generation)
         ended = datetime.now(UTC)
         await self._publish(
             ReindexFailed(

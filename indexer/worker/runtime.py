@@ -211,17 +211,29 @@ class Runtime:
             )
 
     async def _give_up(self, records: Sequence[Record], exc: Exception) -> None:
-        """A batch that fails on a bug goes to the dead-letter topic whole."""
+        """A batch that keeps failing on a bug goes to the dead-letter topic.
+
+        Until the dead-letter topic took every record, nothing is acked.
+        """
         log.error(
-            "batch of %d records failed %d times: %r",
+            "batch of %d records failed %d times, dead-lettering it: %r",
             len(records),
             GIVE_UP_AFTER,
             exc,
         )
         error = BadRecord("internal_error", f"{type(exc).__name__}: {exc}")
-        await self._dead_letter(
-            [Rejection(record, None, error.code, error.message) for record in records]
-        )
+        rejections = [
+            Rejection(record, None, error.code, error.message) for record in records
+        ]
+        backoff = self._backoff()
+        while True:
+            try:
+                await self._dead_letter(rejections)
+            except Exception as failure:
+                _log_retry(records, failure, backoff)
+                await backoff.wait()
+            else:
+                return
 
     def _backoff(self) -> Backoff:
         worker = self.settings.worker

@@ -1,0 +1,72 @@
+"""The HTTP API: the Starlette app, its routes, and the producer's lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from indexer.api.errors import HANDLERS, CatchAll
+from indexer.api.openapi import OAUTH_ROUTE, OpenApiEndpoint
+from indexer.api.publisher import CommandPublisher
+from indexer.api.reindex import ReindexEndpoint
+from indexer.api.token import TokenEndpoint
+from indexer.auth import (
+    ClientRegistry,
+    SigningKey,
+    TokenIssuer,
+    load_or_create,
+    verifier_for,
+)
+from indexer.settings import Settings
+
+Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    settings: Settings, *, publisher: CommandPublisher | None = None
+) -> Starlette:
+    """The API app; ``publisher`` replaces the Kafka one, for tests."""
+    auth = settings.auth
+    key = None if auth.external else load_or_create(auth.signing_key_file)
+    publisher = publisher if publisher is not None else CommandPublisher(settings)
+    limit = settings.api.body_limit_bytes
+
+    reindex = ReindexEndpoint(verifier_for(auth, key), publisher, limit)
+    routes = [
+        Route("/indexing/{tenant}/reindex", reindex.handle, methods=["POST"]),
+        Route("/openapi.json", OpenApiEndpoint(auth.external).handle, methods=["GET"]),
+    ]
+    if key is not None:
+        routes.append(_token_route(settings, key))
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(CatchAll)],
+        exception_handlers=HANDLERS,
+        lifespan=_lifespan(publisher),
+    )
+
+
+def _token_route(settings: Settings, key: SigningKey) -> Route:
+    endpoint = TokenEndpoint(
+        ClientRegistry(settings.auth.clients_file),
+        TokenIssuer(key, settings.auth),
+        settings.api.body_limit_bytes,
+    )
+    return Route(OAUTH_ROUTE, endpoint.handle, methods=["POST"])
+
+
+def _lifespan(publisher: CommandPublisher) -> Lifespan:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await publisher.start()
+        try:
+            yield
+        finally:
+            await publisher.stop()
+
+    return lifespan

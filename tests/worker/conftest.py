@@ -1,0 +1,234 @@
+"""A fresh, isolated indexer per test: its own topics, index prefix and workers.
+
+Workers run as real ``indexer worker`` processes against the real Kafka and
+OpenSearch, configured through ``INDEXER_*`` variables like in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.helpers import async_scan
+
+from indexer import products
+from indexer.commands import EventFollower
+from indexer.events import ReindexRequested
+from indexer.kafka import Producer, ensure_topics, partition_count, project_topics
+from indexer.settings import Settings
+from indexer.stack import Stack
+from tests.oracle import Oracle
+
+WORKER_READY_TIMEOUT_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@dataclass
+class World:
+    """One isolated indexer: settings, workers, and what was published."""
+
+    settings: Settings
+    env: dict[str, str]
+    folder: Path
+    opensearch: AsyncOpenSearch
+    oracle: Oracle = field(default_factory=Oracle)
+    workers: list[Worker] = field(default_factory=list)
+
+    def start_worker(self, **env: str) -> Worker:
+        log = self.folder / f"worker-{len(self.workers)}.log"
+        variables = {
+            **os.environ,
+            **self.env,
+            "INDEXER_WORKER__WEB_PORT": str(_free_port()),
+            **env,
+        }
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "indexer", "worker"],
+                env=variables,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        worker = Worker(process, log)
+        self.workers.append(worker)
+        return worker
+
+    def alias(self, tenant: str) -> str:
+        return f"{self.settings.opensearch.index_prefix}-{tenant}"
+
+    async def publish(self, tenant: str, documents: Iterable[dict[str, Any]]) -> int:
+        documents = list(documents)
+        for document in documents:
+            self.oracle.upsert(tenant, document)
+        return await products.publish(self.settings, tenant, documents)
+
+    async def delete(self, tenant: str, product_ids: list[str]) -> None:
+        for product_id in product_ids:
+            self.oracle.delete(tenant, product_id)
+        await products.delete(self.settings, tenant, product_ids)
+
+    async def send_raw(self, key: bytes | None, value: bytes | None) -> None:
+        async with Producer(self.settings.kafka, "tests") as producer:
+            await producer.send(self.settings.topics.changelog, value, key=key)
+
+    async def command(self, command: ReindexRequested) -> None:
+        async with Producer(self.settings.kafka, "tests") as producer:
+            await producer.send(
+                self.settings.topics.commands,
+                command.to_bytes(),
+                key=command.tenant.encode(),
+            )
+
+    def follow(self) -> EventFollower:
+        return EventFollower(self.settings)
+
+    async def documents(self, tenant: str) -> dict[str, dict[str, Any]]:
+        """Every document behind the tenant's alias, by id."""
+        alias = self.alias(tenant)
+        await self.opensearch.indices.refresh(index=alias)
+        found: dict[str, dict[str, Any]] = {}
+        async for hit in async_scan(
+            self.opensearch, index=alias, query={"query": {"match_all": {}}}
+        ):
+            found[hit["_id"]] = hit["_source"]
+        return found
+
+    async def wait_for(
+        self, tenant: str, expected: dict[str, dict[str, Any]], timeout_s: float = 60
+    ) -> dict[str, dict[str, Any]]:
+        """The alias's documents once they equal ``expected``, or the last seen."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        found: dict[str, dict[str, Any]] = {}
+        while asyncio.get_running_loop().time() < deadline:
+            self.check_workers()
+            if await self.opensearch.indices.exists_alias(name=self.alias(tenant)):
+                found = await self.documents(tenant)
+                if found == expected:
+                    return found
+            await asyncio.sleep(0.5)
+        return found
+
+    async def read_topic(self, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka.bootstrap_servers,
+            enable_auto_commit=False,
+            # With the default "latest", seek_to_beginning may land at the end.
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            count = await partition_count(self.settings.kafka.bootstrap_servers, topic)
+            partitions = [TopicPartition(topic, p) for p in range(count)]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            records = []
+            while [p for p in partitions if await consumer.position(p) < ends[p]]:
+                for messages in (await consumer.getmany(timeout_ms=1000)).values():
+                    records += [(m.key, m.value) for m in messages]
+            return records
+        finally:
+            await consumer.stop()
+
+    async def events(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(value)
+            for _, value in await self.read_topic(self.settings.topics.events)
+            if value is not None
+        ]
+
+    def check_workers(self) -> None:
+        for worker in self.workers:
+            code = worker.process.poll()
+            if code is not None and code not in (0, -signal.SIGKILL):
+                pytest.fail(f"a worker exited with {code}:\n{worker.tail()}")
+
+
+@pytest_asyncio.fixture
+async def world(
+    stack: Stack,
+    settings: Settings,
+    kafka_admin: AIOKafkaAdminClient,
+    opensearch: AsyncOpenSearch,
+    tmp_path: Path,
+) -> AsyncIterator[World]:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    env = {
+        "INDEXER_TOPICS__CHANGELOG": f"{name}.products.changelog",
+        "INDEXER_TOPICS__COMMANDS": f"{name}.indexing.commands",
+        "INDEXER_TOPICS__EVENTS": f"{name}.indexing.events",
+        "INDEXER_TOPICS__DEADLETTER": f"{name}.products.deadletter",
+        "INDEXER_TOPICS__BUILDS": f"{name}.indexing.builds",
+        "INDEXER_OPENSEARCH__INDEX_PREFIX": name,
+        "INDEXER_WORKER__APP_ID": f"{name}-worker",
+        "INDEXER_WORKER__DATA_DIR": str(tmp_path / "worker-data"),
+    }
+    isolated = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "topics": {
+                **settings.topics.model_dump(),
+                "changelog": env["INDEXER_TOPICS__CHANGELOG"],
+                "commands": env["INDEXER_TOPICS__COMMANDS"],
+                "events": env["INDEXER_TOPICS__EVENTS"],
+                "deadletter": env["INDEXER_TOPICS__DEADLETTER"],
+                "builds": env["INDEXER_TOPICS__BUILDS"],
+            },
+            "opensearch": {**settings.opensearch.model_dump(), "index_prefix": name},
+        }
+    )
+    specs = project_topics(isolated)
+    await ensure_topics(isolated, specs)
+    world = World(isolated, env, tmp_path, opensearch)
+    yield world
+
+    for worker in world.workers:
+        worker.stop()
+    await kafka_admin.delete_topics([spec.name for spec in specs])
+    await opensearch.indices.delete(
+        index=f"{name}-*", ignore_unavailable=True, expand_wildcards="all"
+    )

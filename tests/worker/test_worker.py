@@ -1,0 +1,238 @@
+"""The worker against the real Kafka and OpenSearch, checked with an oracle."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer.commands import Outcome
+from indexer.events import ReindexCompleted, ReindexRequested, ReindexStarted
+from indexer.products import read_documents
+from tests.worker.conftest import World
+
+CATALOGS = Path(__file__).parents[3] / "shared" / "data" / "catalogs"
+TIMEOUT_S = 120.0
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+
+def catalog(name: str, limit: int | None = None) -> list[dict[str, Any]]:
+    path = CATALOGS / f"{name}.jsonl.gz"
+    if not path.exists():
+        pytest.fail(
+            f"the catalog {path} is missing: tests read ../shared beside the repo"
+        )
+    return list(itertools.islice(read_documents(path), limit))
+
+
+def changed(document: dict[str, Any], name: str) -> dict[str, Any]:
+    metadata = {**document["metadata"], "version": document["metadata"]["version"] + 1}
+    return {**document, "name": {"en": name}, "metadata": metadata}
+
+
+async def reindex(world: World, tenant: str) -> Outcome:
+    async with world.follow() as events:
+        command = ReindexRequested(tenant=tenant, requested_by="tests")
+        await world.command(command)
+        return await events.outcome(command.command_id, TIMEOUT_S)
+
+
+@pytest.mark.parametrize("name", ["decathlon", "amazontoys", "myntra"])
+async def test_a_reindex_equals_the_catalog(world: World, name: str) -> None:
+    documents = catalog(name)
+    world.start_worker()
+    await world.publish(name, documents)
+    await world.wait_for(name, world.oracle.of(name), TIMEOUT_S)
+
+    outcome = await reindex(world, name)
+
+    assert isinstance(outcome, ReindexCompleted), outcome
+    assert outcome.generation == f"{world.alias(name)}-000002"
+    assert outcome.documents == len(documents)
+    assert outcome.rejected == 0
+    indexed = await world.documents(name)
+    assert len(indexed) == len(documents)
+    assert indexed == {document["id"]: document for document in documents}
+
+
+async def test_changes_during_a_reindex_reach_the_new_generation(world: World) -> None:
+    documents = catalog("myntra", 4000)
+    # Small batches make the rewind slow enough to publish changes during it.
+    world.start_worker(INDEXER_WORKER__BATCH_SIZE="20")
+    await world.publish("myntra", documents)
+    await world.wait_for("myntra", world.oracle.of("myntra"), TIMEOUT_S)
+    updates = [changed(d, f"updated {d['id']}") for d in documents[:50]]
+    deletes = [d["id"] for d in documents[50:100]]
+
+    async with world.follow() as events:
+        command = ReindexRequested(tenant="myntra", requested_by="tests")
+        await world.command(command)
+        started = [
+            e for e in await events.next_events(30) if isinstance(e, ReindexStarted)
+        ]
+        await world.publish("myntra", updates)
+        await world.delete("myntra", deletes)
+        outcome = await events.outcome(command.command_id, TIMEOUT_S)
+
+    assert started, "no ReindexStarted before the changes were published"
+    assert isinstance(outcome, ReindexCompleted), outcome
+    indexed = await world.wait_for("myntra", world.oracle.of("myntra"), 30)
+    assert indexed == world.oracle.of("myntra")
+    assert all(indexed[u["id"]]["name"] == u["name"] for u in updates)
+    assert not set(deletes) & set(indexed)
+    assert len(indexed) == len(documents) - len(deletes)
+
+
+async def test_a_replayed_command_runs_once(world: World) -> None:
+    world.start_worker()
+    await world.publish("decathlon", catalog("decathlon", 500))
+    command = ReindexRequested(tenant="decathlon", requested_by="tests")
+
+    async with world.follow() as events:
+        await world.command(command)
+        first = await events.outcome(command.command_id, TIMEOUT_S)
+        await world.command(command)
+        late = await events.next_events(5)
+
+    assert isinstance(first, ReindexCompleted)
+    assert late == []
+    served = [e for e in await world.events() if command.command_id in e["commandIds"]]
+    assert [e["type"] for e in served] == ["ReindexStarted", "ReindexCompleted"]
+
+
+async def test_commands_during_a_build_are_coalesced_into_it(world: World) -> None:
+    world.start_worker(INDEXER_WORKER__BATCH_SIZE="20")
+    await world.publish("decathlon", catalog("decathlon", 3000))
+    burst = [
+        ReindexRequested(tenant="decathlon", requested_by="tests") for _ in range(5)
+    ]
+
+    async with world.follow() as events:
+        for command in burst:
+            await world.command(command)
+        outcome = await events.outcome(burst[0].command_id, TIMEOUT_S)
+
+    assert isinstance(outcome, ReindexCompleted)
+    builds = [e for e in await world.events() if e["type"] == "ReindexStarted"]
+    completed = [e for e in await world.events() if e["type"] == "ReindexCompleted"]
+    served = set(itertools.chain.from_iterable(e["commandIds"] for e in completed))
+    assert served == {c.command_id for c in burst}
+    assert len(builds) == len(completed) <= 2
+    assert outcome.documents == 3000
+
+
+async def test_bad_records_are_dead_lettered_and_the_partition_moves(
+    world: World,
+) -> None:
+    world.start_worker()
+    good = catalog("amazontoys", 200)
+    bad: list[tuple[bytes | None, bytes | None, str]] = [
+        (b"amazontoys/x1", b"{not json", "invalid_json"),
+        (b"amazontoys/x2", b"\xff\xfe", "invalid_utf8"),
+        (
+            b"amazontoys/x3",
+            json.dumps({"name": {"en": "no id"}}).encode(),
+            "missing_id",
+        ),
+        (
+            b"amazontoys/x4",
+            json.dumps({"id": "x4", "tenant": "other"}).encode(),
+            "tenant_mismatch",
+        ),
+        (
+            b"amazontoys/x5",
+            json.dumps({"id": "x5", "published": "maybe"}).encode(),
+            "mapping",
+        ),
+        (b"no-tenant-key", json.dumps({"id": "x6"}).encode(), "invalid_key"),
+    ]
+    await world.publish("amazontoys", good[:100])
+    for key, value, _ in bad:
+        await world.send_raw(key, value)
+    await world.publish("amazontoys", good[100:])
+
+    indexed = await world.wait_for(
+        "amazontoys", world.oracle.of("amazontoys"), TIMEOUT_S
+    )
+    assert indexed == world.oracle.of("amazontoys")
+    letters = await _dead_letters(world, len(bad))
+    assert sorted(letter["code"] for letter in letters) == sorted(c for *_, c in bad)
+    by_code = {letter["code"]: letter for letter in letters}
+    assert by_code["invalid_utf8"]["value"] == "//4="  # the original bytes, base64
+    assert by_code["mapping"]["reason"].startswith("mapper_parsing_exception")
+    assert all(letter["topic"] == world.settings.topics.changelog for letter in letters)
+
+    outcome = await reindex(world, "amazontoys")
+    assert isinstance(outcome, ReindexCompleted)
+    assert outcome.rejected == len(bad) - 1  # the key without a tenant is no one's
+    assert outcome.documents == len(good)
+    assert len(await _dead_letters(world, len(bad))) == len(bad)
+
+
+async def _dead_letters(world: World, expected: int) -> list[dict[str, Any]]:
+    letters: list[dict[str, Any]] = []
+    for _ in range(60):
+        records = await world.read_topic(world.settings.topics.deadletter)
+        letters = [json.loads(value) for _, value in records if value]
+        if len(letters) >= expected:
+            break
+        await asyncio.sleep(0.5)
+    return letters
+
+
+async def test_two_tenants_reindexed_at_once_stay_apart(world: World) -> None:
+    world.start_worker()
+    await world.publish("decathlon", catalog("decathlon", 2000))
+    await world.publish("amazontoys", catalog("amazontoys", 2000))
+    await world.wait_for("amazontoys", world.oracle.of("amazontoys"), TIMEOUT_S)
+
+    outcomes = await asyncio.gather(
+        reindex(world, "decathlon"), reindex(world, "amazontoys")
+    )
+
+    assert all(isinstance(o, ReindexCompleted) for o in outcomes), outcomes
+    for tenant in ("decathlon", "amazontoys"):
+        assert await world.documents(tenant) == world.oracle.of(tenant)
+
+
+async def test_two_workers_share_partitions_and_complete_a_reindex(
+    world: World,
+) -> None:
+    world.start_worker()
+    world.start_worker()
+    documents = catalog("amazontoys", 5000)
+    await world.publish("amazontoys", documents)
+    await world.wait_for("amazontoys", world.oracle.of("amazontoys"), TIMEOUT_S)
+
+    outcome = await reindex(world, "amazontoys")
+
+    assert isinstance(outcome, ReindexCompleted), outcome
+    assert await world.documents("amazontoys") == world.oracle.of("amazontoys")
+    logs = [worker.log.read_text() for worker in world.workers]
+    assert all("rewound" in text for text in logs), "one worker rewound nothing"
+
+
+async def test_tombstones_delete_and_versions_order_writes(world: World) -> None:
+    world.start_worker()
+    documents = catalog("decathlon", 20)
+    await world.publish("decathlon", documents)
+    newer = changed(documents[0], "newer")
+    await world.publish("decathlon", [newer, documents[0]])  # older one last
+    await world.delete("decathlon", [documents[1]["id"], "never-seen"])
+    raised = {**documents[2], "metadata": {"version": 5}}
+    recreated = {**documents[2], "metadata": {"version": 1}}
+    await world.publish("decathlon", [raised])
+    await world.delete("decathlon", [documents[2]["id"]])
+    await world.publish("decathlon", [recreated])
+
+    indexed = await world.wait_for("decathlon", world.oracle.of("decathlon"), TIMEOUT_S)
+
+    assert indexed == world.oracle.of("decathlon")
+    assert indexed[documents[0]["id"]]["name"] == {"en": "newer"}
+    assert documents[1]["id"] not in indexed
+    assert indexed[documents[2]["id"]] == recreated
