@@ -1,0 +1,197 @@
+"""The index writer against the real OpenSearch node."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opensearchpy import AsyncOpenSearch
+
+from indexer.search import Backoff, BulkWriter, Indexes, Operation, Outcome
+from indexer.settings import Settings
+from tests.conftest import IndexFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+
+def doc(product_id: str, version: int, **fields: Any) -> bytes:
+    return json.dumps(
+        {"id": product_id, "metadata": {"version": version}, **fields}
+    ).encode()
+
+
+@pytest.fixture
+def writer(opensearch: AsyncOpenSearch) -> BulkWriter:
+    return BulkWriter(opensearch, 1_000_000, lambda: Backoff(0.05, 0.2))
+
+
+async def fresh_generation(
+    new_index: IndexFactory, opensearch: AsyncOpenSearch, settings: Settings
+) -> tuple[Indexes, str]:
+    prefix = await new_index(create=False)
+    scoped = settings.opensearch.model_copy(update={"index_prefix": prefix})
+    indexes = Indexes(opensearch, scoped)
+    return indexes, await indexes.ensure_live("acme")
+
+
+async def test_versions_order_writes_and_conflicts_are_success(
+    new_index: IndexFactory,
+    opensearch: AsyncOpenSearch,
+    settings: Settings,
+    writer: BulkWriter,
+) -> None:
+    _, index = await fresh_generation(new_index, opensearch, settings)
+
+    results = await writer.write(
+        [
+            Operation(index, "a", doc("a", 2, code="new"), 2),
+            Operation(index, "a", doc("a", 1, code="old"), 1),
+            Operation(index, "a", doc("a", 2, code="same"), 2),
+            Operation(index, "gone", None, 0),
+        ]
+    )
+
+    assert [r.outcome for r in results] == [
+        Outcome.CREATED,
+        Outcome.STALE,
+        Outcome.UPDATED,
+        Outcome.NOT_FOUND,
+    ]
+    found = await opensearch.get(index=index, id="a")
+    assert found["_source"]["code"] == "same"
+
+
+async def test_a_product_recreated_with_a_lower_version_after_its_delete(
+    new_index: IndexFactory,
+    opensearch: AsyncOpenSearch,
+    settings: Settings,
+    writer: BulkWriter,
+) -> None:
+    _, index = await fresh_generation(new_index, opensearch, settings)
+
+    results = await writer.write(
+        [
+            Operation(index, "a", doc("a", 9), 9),
+            Operation(index, "a", None, 0),
+            Operation(index, "a", doc("a", 1, code="reborn"), 1),
+        ]
+    )
+
+    assert [r.outcome for r in results] == [
+        Outcome.CREATED,
+        Outcome.DELETED,
+        Outcome.CREATED,
+    ]
+    found = await opensearch.get(index=index, id="a")
+    assert found["_source"]["code"] == "reborn"
+
+
+async def test_mapping_errors_are_rejections_with_the_reason(
+    new_index: IndexFactory,
+    opensearch: AsyncOpenSearch,
+    settings: Settings,
+    writer: BulkWriter,
+) -> None:
+    indexes, index = await fresh_generation(new_index, opensearch, settings)
+    deep: dict[str, Any] = {}
+    level = deep
+    for _ in range(30):
+        level["x"] = {}
+        level = level["x"]
+
+    results = await writer.write(
+        [
+            Operation(index, "a", doc("a", 1, published="maybe"), 1),
+            Operation(index, "b", doc("b", 1, mixins=deep), 1),
+            Operation(index, "c", doc("c", 1), 1),
+        ]
+    )
+
+    assert results[0].outcome is Outcome.REJECTED
+    assert results[0].reason.startswith("mapper_parsing_exception")
+    assert results[1].outcome is Outcome.CREATED  # mixins are one flat field
+    assert results[2].outcome is Outcome.CREATED
+    await indexes.refresh(index)
+    assert await indexes.count(index) == 2
+
+
+async def test_thousands_of_attribute_keys_do_not_explode_the_mapping(
+    new_index: IndexFactory,
+    opensearch: AsyncOpenSearch,
+    settings: Settings,
+    writer: BulkWriter,
+) -> None:
+    indexes, index = await fresh_generation(new_index, opensearch, settings)
+    attributes = {f"attribute{n}": str(n) for n in range(5000)}
+    unknown = {f"field{n}": n for n in range(3000)}
+
+    [result] = await writer.write(
+        [Operation(index, "a", doc("a", 1, mixins=attributes, **unknown), 1)]
+    )
+
+    assert result.outcome is Outcome.CREATED
+    await indexes.refresh(index)
+    hits = await opensearch.search(
+        index=index, body={"query": {"term": {"mixins.attribute4711": "4711"}}}
+    )
+    assert hits["hits"]["total"]["value"] == 1
+
+
+async def test_localized_names_are_analysed_per_language(
+    new_index: IndexFactory,
+    opensearch: AsyncOpenSearch,
+    settings: Settings,
+    writer: BulkWriter,
+) -> None:
+    indexes, index = await fresh_generation(new_index, opensearch, settings)
+    name = {"en": "Running shoes", "de": "Laufschuhe für Kinder", "xx": "zorp"}
+    await writer.write([Operation(index, "a", doc("a", 1, name=name), 1)])
+    await indexes.refresh(index)
+
+    async def hits(field: str, text: str) -> int:
+        answer = await opensearch.search(
+            index=index, body={"query": {"match": {field: text}}}
+        )
+        return int(answer["hits"]["total"]["value"])
+
+    assert await hits("name.en", "run shoe") == 1  # english stemming
+    assert await hits("name.de", "kind") == 1  # german stemming
+    assert await hits("name.xx", "zorp") == 1
+    mapping = await opensearch.indices.get_mapping(index=index)
+    fields = mapping[index]["mappings"]["properties"]["name"]["properties"]
+    assert fields["en"]["analyzer"] == "english"
+    assert fields["de"]["analyzer"] == "german"
+
+
+async def test_generations_swap_atomically_and_old_ones_are_pruned(
+    new_index: IndexFactory, opensearch: AsyncOpenSearch, settings: Settings
+) -> None:
+    indexes, first = await fresh_generation(new_index, opensearch, settings)
+    second = await indexes.create("acme", building=True)
+    third = await indexes.create("acme", building=True)
+
+    previous = await indexes.publish("acme", third)
+    dropped = await indexes.prune("acme", {third, first})
+
+    assert previous == first
+    assert await indexes.live("acme") == third
+    assert dropped == [second]
+    assert await indexes.generations("acme") == [first, third]
+    assert (first, second, third) == tuple(
+        indexes.generation_name("acme", n) for n in (1, 2, 3)
+    )
+
+
+async def test_a_bootstrap_never_adopts_a_generation_being_built(
+    new_index: IndexFactory, opensearch: AsyncOpenSearch, settings: Settings
+) -> None:
+    prefix = await new_index(create=False)
+    scoped = settings.opensearch.model_copy(update={"index_prefix": prefix})
+    indexes = Indexes(opensearch, scoped)
+    building = await indexes.create("acme", building=True)
+
+    live = await indexes.ensure_live("acme")
+
+    assert live != building
+    assert await indexes.live("acme") == live
