@@ -40,5 +40,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.api.port,
         log_config=None,
         server_header=False,
+        # Access lines carry query strings, where a careless client may put a
+        # token; the app logs what it does itself, without them.
+        access_log=False,
     )
     return 0
