@@ -32,6 +32,7 @@ format: install
 
 schemas: install
 	$(BIN)/python -m indexer.schemas schemas
+	$(BIN)/indexer api --write-openapi schemas
 
 test: install
 	$(MAKE) lint

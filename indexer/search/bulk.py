@@ -8,6 +8,7 @@ means a newer state is already there and counts as success.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import logging
@@ -69,6 +70,8 @@ class BulkStats:
 
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+RECHECKS = 3
+RECHECK_PAUSE_S = 0.25
 
 
 class BulkWriter:
@@ -110,7 +113,7 @@ class BulkWriter:
         results: list[Result | None],
     ) -> None:
         backoff = self._backoff()
-        rechecked: set[int] = set()
+        rechecked: dict[int, int] = {}
         while pending:
             items = await self._send([operations[i] for i in pending], backoff)
             retry = [
@@ -185,11 +188,12 @@ class BulkWriter:
         operations: Sequence[Operation],
         pending: list[int],
         results: list[Result | None],
-        rechecked: set[int],
+        rechecked: dict[int, int],
     ) -> list[int]:
         """Conflicts with a deleted document's remembered version are retried.
 
-        With ``gc_deletes`` at zero a refresh forgets the deleted version; a
+        With ``gc_deletes`` at zero a refresh forgets the deleted version once
+        the engine's coarse clock (200 ms ticks) has passed the delete; a
         conflict with a live document is a real one: a newer state is there.
         """
         stale = [
@@ -198,7 +202,7 @@ class BulkWriter:
             if (result := results[position]) is not None
             and result.outcome is Outcome.STALE
             and operations[position].source is not None
-            and position not in rechecked
+            and rechecked.get(position, 0) < RECHECKS
         ]
         if not stale:
             return []
@@ -213,9 +217,12 @@ class BulkWriter:
             for position, doc in zip(stale, found["docs"], strict=True)
             if not doc.get("found", False) and "error" not in doc
         ]
+        for position in stale:
+            rechecked[position] = rechecked.get(position, 0) + 1
+        if missing:
+            await asyncio.sleep(RECHECK_PAUSE_S * max(rechecked[p] for p in missing))
         for index in {operations[p].index for p in missing}:
             await self._client.indices.refresh(index=index)
-        rechecked.update(stale)
         for position in missing:
             results[position] = None
         return missing

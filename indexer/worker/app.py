@@ -87,7 +87,10 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
-        log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in assigned))
+        log.info(
+            "assigned partitions %s",
+            sorted((tp.topic, tp.partition) for tp in assigned),
+        )
 
     @app.task
     async def start_runtime() -> None:

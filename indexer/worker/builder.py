@@ -48,6 +48,7 @@ class Builder:
     changelog_partitions: Callable[[], set[int]]
     command_partitions: Callable[[], set[int]]
     build_timeout_s: float = 3600.0
+    max_attempts: int = 3
     rewinds: dict[tuple[str, int], asyncio.Task[None]] = field(default_factory=dict)
     finishing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -107,36 +108,44 @@ class Builder:
         await self.registry.put(joined)
 
     async def _start(self, command: ReindexRequested, record: Record) -> None:
-        generation = await self.indexes.create(command.tenant, building=True)
-        build = Build(
-            tenant=command.tenant,
-            generation=generation,
-            alias=self.indexes.alias(command.tenant),
-            command_ids=[command.command_id],
-            command_partition=record.partition,
-            command_offset=record.offset,
-            partitions=await self.rewinder.partition_count(),
-            started_at=datetime.now(UTC),
+        await self._begin(
+            Build(
+                tenant=command.tenant,
+                generation="",
+                alias=self.indexes.alias(command.tenant),
+                command_ids=[command.command_id],
+                command_partition=record.partition,
+                command_offset=record.offset,
+                partitions=0,
+                started_at=datetime.now(UTC),
+            )
+        )
+
+    async def _begin(self, plan: Build) -> None:
+        """Create the generation, record the build, tell the listeners."""
+        build = plan.model_copy(
+            update={
+                "generation": await self.indexes.create(plan.tenant, building=True),
+                "partitions": await self.rewinder.partition_count(),
+                "started_at": datetime.now(UTC),
+            }
         )
         await self.registry.put(build)
         await self._publish(
             ReindexStarted(
                 tenant=build.tenant,
                 command_ids=build.command_ids,
-                generation=generation,
+                generation=build.generation,
                 alias=build.alias,
                 started_at=build.started_at,
             )
         )
         log.info(
-            "reindex of %s started into %s",
+            "reindex of %s started into %s (attempt %d)",
             build.tenant,
-            generation,
-            extra={
-                "tenant": build.tenant,
-                "index": generation,
-                "command_id": command.command_id,
-            },
+            build.generation,
+            build.attempt,
+            extra={"tenant": build.tenant, "index": build.generation},
         )
 
     async def supervise(self) -> None:
@@ -160,6 +169,13 @@ class Builder:
                 b.generation == generation for b in self.registry.builds.values()
             )
             if task.done() or not active or partition not in owned:
+                task.cancel()
+                del self.rewinds[(generation, partition)]
+
+    def revoked(self, partitions: set[int]) -> None:
+        """Stop rewinding partitions another worker owns from now on."""
+        for (generation, partition), task in list(self.rewinds.items()):
+            if partition in partitions:
                 task.cancel()
                 del self.rewinds[(generation, partition)]
 
@@ -202,7 +218,7 @@ class Builder:
         try:
             await self._finish(build)
         except ReindexError as exc:
-            await self._fail(build, str(exc))
+            await self._retry(build, str(exc))
         except Exception:
             log.warning(
                 "finishing %s failed transiently; retrying",
@@ -268,9 +284,35 @@ class Builder:
             total = total.plus(report.rewind).plus(report.live)
         return total
 
-    async def _fail(self, build: Build, reason: str) -> None:
+    async def _retry(self, build: Build, reason: str) -> None:
+        """A build that did not verify is built again, up to a bound."""
+        if build.attempt >= self.max_attempts:
+            await self._fail(build, f"{reason} (after {build.attempt} attempts)")
+            return
+        log.warning(
+            "reindex of %s into %s did not verify, building again: %s",
+            build.tenant,
+            build.generation,
+            reason,
+            extra={"tenant": build.tenant, "index": build.generation},
+        )
+        await self._discard(build)
+        await self._begin(build.model_copy(update={"attempt": build.attempt + 1}))
+
+    async def _discard(self, build: Build) -> None:
         if await self.indexes.live(build.tenant) != build.generation:
             await self.indexes.drop(build.generation)
+        await self._discard_reports(build)
+
+    async def _discard_reports(self, build: Build) -> None:
+        for partition in list(self.registry.reports_of(build)):
+            await self.registry.remove(
+                f"partition/{build.tenant}/{build.generation}/{partition}".encode()
+            )
+        self.positions.release(build.generation)
+
+    async def _fail(self, build: Build, reason: str) -> None:
+        await self._discard(build)
         ended = datetime.now(UTC)
         await self._publish(
             ReindexFailed(
@@ -305,11 +347,7 @@ class Builder:
             )
         )
         await self.registry.remove(build.key)
-        for partition in list(self.registry.reports_of(build)):
-            await self.registry.remove(
-                f"partition/{build.tenant}/{build.generation}/{partition}".encode()
-            )
-        self.positions.release(build.generation)
+        await self._discard_reports(build)
 
     async def _publish(self, event: Model) -> None:
         tenant = getattr(event, "tenant", "")

@@ -142,6 +142,7 @@ class Runtime:
 
     def revoked(self, partitions: set[int]) -> None:
         self.positions.forget(partitions)
+        self.builder.revoked(partitions)
 
     async def _route(self, tenant: str, partition: int) -> list[Target]:
         alias = self.indexes.alias(tenant)

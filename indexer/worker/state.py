@@ -32,7 +32,7 @@ class Build(Model):
     command_offset: int
     partitions: int
     started_at: datetime
-    coordinator: str = ""
+    attempt: int = 1
 
     @property
     def key(self) -> bytes:

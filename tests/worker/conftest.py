@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -52,6 +53,18 @@ class Worker:
     def tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
+
+    def owned(self, topic: str) -> set[int]:
+        """The changelog partitions of this worker's last assignment."""
+        lines = [
+            line
+            for line in self.log.read_text(errors="replace").splitlines()
+            if "assigned partitions" in line
+        ]
+        if not lines:
+            return set()
+        pairs = re.findall(r"\('([^']+)', (\d+)\)", lines[-1])
+        return {int(partition) for name, partition in pairs if name == topic}
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -180,6 +193,19 @@ class World:
             for _, value in await self.read_topic(self.settings.topics.events)
             if value is not None
         ]
+
+    async def wait_for_assignment(self, timeout_s: float = 60) -> None:
+        """Until every worker owns part of the changelog, and all of it is owned."""
+        topic = self.settings.topics.changelog
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            owned = [worker.owned(topic) for worker in self.workers]
+            counts = [len(partitions) for partitions in owned]
+            total = self.settings.topics.changelog_partitions
+            if all(counts) and sum(counts) == total == len(set().union(*owned)):
+                return
+            await asyncio.sleep(0.5)
+        pytest.fail(f"the workers never shared {topic}: {owned}")
 
     def check_workers(self) -> None:
         for worker in self.workers:

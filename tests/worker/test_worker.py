@@ -205,6 +205,7 @@ async def test_two_workers_share_partitions_and_complete_a_reindex(
 ) -> None:
     world.start_worker()
     world.start_worker()
+    await world.wait_for_assignment()
     documents = catalog("amazontoys", 5000)
     await world.publish("amazontoys", documents)
     await world.wait_for("amazontoys", world.oracle.of("amazontoys"), TIMEOUT_S)
