@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 OWNER := $(VENV)/.stack-started-by-make
 
 .PHONY: install lint format typecheck test test-only demo stack-up stack-down \
-	stack-status schemas bench clean
+	stack-status schemas bench clean demo-stop
 
 install: $(STAMP)
 
@@ -44,8 +44,10 @@ test-only: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: install
-	$(BIN)/indexer stack up
-	$(BIN)/indexer stack status
+	$(BIN)/indexer demo $(DEMO_ARGS)
+
+demo-stop: install
+	$(BIN)/indexer demo --stop
 
 stack-up: install
 	$(BIN)/indexer stack up

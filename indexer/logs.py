@@ -56,3 +56,5 @@ def configure(level: str = "INFO", json_lines: bool = False) -> None:
         logging.getLogger("aiokafka").setLevel(logging.WARNING)
         # opensearch-py logs every non-2xx answer, expected 404s included.
         logging.getLogger("opensearch").setLevel(logging.ERROR)
+        # httpx logs a line per request: the health probes of the stack too.
+        logging.getLogger("httpx").setLevel(logging.WARNING)

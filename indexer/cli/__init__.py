@@ -12,7 +12,7 @@ from indexer.errors import IndexerError
 from indexer.logs import configure
 
 # Each module has ``register(subparsers)`` and sets ``func`` on its parsers.
-COMMANDS = ("stack", "api", "clients", "worker", "products", "reindex")
+COMMANDS = ("stack", "api", "clients", "worker", "products", "reindex", "demo")
 
 log = logging.getLogger(__name__)
 

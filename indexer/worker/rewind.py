@@ -82,6 +82,10 @@ class Rewinder:
         async def route(tenant: str, partition: int) -> list[Target]:
             return targets
 
+        # Everything published before the rewind began is written by the rewind
+        # itself, so a completed build holds at least that, however far behind
+        # the live agent is.
+        floor = int((await consumer.end_offsets([source]))[source])
         tally = Tally()
         while True:
             batches = await consumer.getmany(
@@ -98,7 +102,7 @@ class Rewinder:
 
             position = await consumer.position(source)
             log_end = await _log_end(consumer, source)
-            if self.positions.try_hand_off(
+            if position >= floor and self.positions.try_hand_off(
                 build.generation, source.partition, position, log_end
             ):
                 return tally, position
