@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -21,8 +22,10 @@ from aiokafka.errors import for_code
 from opensearchpy import AsyncOpenSearch
 
 from indexer.errors import IndexerError
+from indexer.kafka import ensure_topics, project_topics
 from indexer.settings import Settings
 from indexer.stack import Stack
+from tests.world import World
 
 TOPIC_READY_TIMEOUT_S = 15.0
 
@@ -148,3 +151,49 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, name: str) -> None:
             return
         await asyncio.sleep(0.1)
     pytest.fail(f"topic {name} has no leader after {TOPIC_READY_TIMEOUT_S:.0f} s")
+
+
+@pytest_asyncio.fixture
+async def world(
+    stack: Stack,
+    settings: Settings,
+    kafka_admin: AIOKafkaAdminClient,
+    opensearch: AsyncOpenSearch,
+    tmp_path: Path,
+) -> AsyncIterator[World]:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    env = {
+        "INDEXER_TOPICS__CHANGELOG": f"{name}.products.changelog",
+        "INDEXER_TOPICS__COMMANDS": f"{name}.indexing.commands",
+        "INDEXER_TOPICS__EVENTS": f"{name}.indexing.events",
+        "INDEXER_TOPICS__DEADLETTER": f"{name}.products.deadletter",
+        "INDEXER_TOPICS__BUILDS": f"{name}.indexing.builds",
+        "INDEXER_OPENSEARCH__INDEX_PREFIX": name,
+        "INDEXER_WORKER__APP_ID": f"{name}-worker",
+        "INDEXER_WORKER__DATA_DIR": str(tmp_path / "worker-data"),
+    }
+    isolated = Settings.model_validate(
+        {
+            **settings.model_dump(),
+            "topics": {
+                **settings.topics.model_dump(),
+                "changelog": env["INDEXER_TOPICS__CHANGELOG"],
+                "commands": env["INDEXER_TOPICS__COMMANDS"],
+                "events": env["INDEXER_TOPICS__EVENTS"],
+                "deadletter": env["INDEXER_TOPICS__DEADLETTER"],
+                "builds": env["INDEXER_TOPICS__BUILDS"],
+            },
+            "opensearch": {**settings.opensearch.model_dump(), "index_prefix": name},
+        }
+    )
+    specs = project_topics(isolated)
+    await ensure_topics(isolated, specs)
+    world = World(isolated, env, tmp_path, opensearch)
+    yield world
+
+    for worker in world.workers:
+        worker.stop()
+    await kafka_admin.delete_topics([spec.name for spec in specs])
+    await opensearch.indices.delete(
+        index=f"{name}-*", ignore_unavailable=True, expand_wildcards="all"
+    )

@@ -13,7 +13,7 @@ import pytest
 from indexer.commands import Outcome
 from indexer.events import ReindexCompleted, ReindexRequested, ReindexStarted
 from indexer.products import read_documents
-from tests.worker.conftest import World
+from tests.world import World
 
 CATALOGS = Path(__file__).parents[3] / "shared" / "data" / "catalogs"
 TIMEOUT_S = 120.0

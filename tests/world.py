@@ -1,4 +1,4 @@
-"""A fresh, isolated indexer per test: its own topics, index prefix and workers.
+"""An isolated indexer for one test: its own topics, index prefix and workers.
 
 Workers run as real ``indexer worker`` processes against the real Kafka and
 OpenSearch, configured through ``INDEXER_*`` variables like in production.
@@ -14,25 +14,21 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.helpers import async_scan
 
 from indexer import products
 from indexer.commands import EventFollower
 from indexer.events import ReindexRequested
-from indexer.kafka import Producer, ensure_topics, partition_count, project_topics
+from indexer.kafka import Producer, partition_count
 from indexer.settings import Settings
-from indexer.stack import Stack
 from tests.oracle import Oracle
 
 WORKER_READY_TIMEOUT_S = 60.0
@@ -212,49 +208,3 @@ class World:
             code = worker.process.poll()
             if code is not None and code not in (0, -signal.SIGKILL):
                 pytest.fail(f"a worker exited with {code}:\n{worker.tail()}")
-
-
-@pytest_asyncio.fixture
-async def world(
-    stack: Stack,
-    settings: Settings,
-    kafka_admin: AIOKafkaAdminClient,
-    opensearch: AsyncOpenSearch,
-    tmp_path: Path,
-) -> AsyncIterator[World]:
-    name = f"t{uuid.uuid4().hex[:10]}"
-    env = {
-        "INDEXER_TOPICS__CHANGELOG": f"{name}.products.changelog",
-        "INDEXER_TOPICS__COMMANDS": f"{name}.indexing.commands",
-        "INDEXER_TOPICS__EVENTS": f"{name}.indexing.events",
-        "INDEXER_TOPICS__DEADLETTER": f"{name}.products.deadletter",
-        "INDEXER_TOPICS__BUILDS": f"{name}.indexing.builds",
-        "INDEXER_OPENSEARCH__INDEX_PREFIX": name,
-        "INDEXER_WORKER__APP_ID": f"{name}-worker",
-        "INDEXER_WORKER__DATA_DIR": str(tmp_path / "worker-data"),
-    }
-    isolated = Settings.model_validate(
-        {
-            **settings.model_dump(),
-            "topics": {
-                **settings.topics.model_dump(),
-                "changelog": env["INDEXER_TOPICS__CHANGELOG"],
-                "commands": env["INDEXER_TOPICS__COMMANDS"],
-                "events": env["INDEXER_TOPICS__EVENTS"],
-                "deadletter": env["INDEXER_TOPICS__DEADLETTER"],
-                "builds": env["INDEXER_TOPICS__BUILDS"],
-            },
-            "opensearch": {**settings.opensearch.model_dump(), "index_prefix": name},
-        }
-    )
-    specs = project_topics(isolated)
-    await ensure_topics(isolated, specs)
-    world = World(isolated, env, tmp_path, opensearch)
-    yield world
-
-    for worker in world.workers:
-        worker.stop()
-    await kafka_admin.delete_topics([spec.name for spec in specs])
-    await opensearch.indices.delete(
-        index=f"{name}-*", ignore_unavailable=True, expand_wildcards="all"
-    )
