@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
         settings.worker.web_port = args.web_port
     asyncio.run(ensure_topics(settings, project_topics(settings)))
     app, _ = create_app(settings)
-    worker = Worker(app, loglevel=args.log_level.lower(), quiet=True)
+    # Logging is configured by the entry point, plain or JSON, not by faust.
+    worker = Worker(
+        app, loglevel=args.log_level.lower(), quiet=True, override_logging=False
+    )
     worker.execute_from_commandline()
     return 0
