@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from indexer.errors import ReindexError
+from indexer.errors import KafkaUnavailable, ReindexError
 from indexer.events import (
     ReindexCompleted,
     ReindexFailed,
+    ReindexProgress,
     ReindexRequested,
     ReindexStarted,
 )
@@ -29,12 +31,19 @@ from indexer.events.models import Model
 from indexer.kafka import Producer
 from indexer.search import Indexes
 from indexer.worker.positions import Positions
+from indexer.worker.progress import expected, log_ranges, processed
 from indexer.worker.records import Record
 from indexer.worker.registry import Registry
 from indexer.worker.rewind import Rewinder
 from indexer.worker.state import SERVED_IDS_KEPT, Build, Served, Tally
 
 log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 1.0
+
+
+def _ignore(event: Model) -> None:
+    return None
 
 
 @dataclass
@@ -48,15 +57,26 @@ class Builder:
     changelog_partitions: Callable[[], set[int]]
     command_partitions: Callable[[], set[int]]
     build_timeout_s: float = 3600.0
+    # Called with every event once Kafka acknowledged it.
+    published: Callable[[Model], None] = _ignore
+    reported: dict[str, float] = field(default_factory=dict)
     max_attempts: int = 3
     rewinds: dict[tuple[str, int], asyncio.Task[None]] = field(default_factory=dict)
     finishing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    # Per tenant: a command joins a build, or a build ends, never both at once.
+    locks: defaultdict[str, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock)
+    )
 
     async def handle(self, record: Record) -> None:
         """Take one command: start a build, join the running one, or skip it."""
         command = _command(record)
         if command is None:
             return
+        async with self.locks[command.tenant]:
+            await self._take(command, record)
+
+    async def _take(self, command: ReindexRequested, record: Record) -> None:
         context = {
             "tenant": command.tenant,
             "command_id": command.command_id,
@@ -127,6 +147,9 @@ class Builder:
             update={
                 "generation": await self.indexes.create(plan.tenant, building=True),
                 "partitions": await self.rewinder.partition_count(),
+                "log_ranges": await log_ranges(
+                    self.rewinder.bootstrap_servers, self.rewinder.topic
+                ),
                 "started_at": datetime.now(UTC),
             }
         )
@@ -213,7 +236,9 @@ class Builder:
         if elapsed > self.build_timeout_s:
             await self._fail(build, f"the build took over {self.build_timeout_s}s")
             return
-        if len(self.registry.reports_of(build)) < build.partitions:
+        rewound = len(self.registry.reports_of(build)) >= build.partitions
+        await self._report_progress(build, final=rewound)
+        if not rewound:
             return
         try:
             await self._finish(build)
@@ -227,13 +252,60 @@ class Builder:
                 extra={"tenant": build.tenant, "index": build.generation},
             )
 
+    async def _report_progress(self, build: Build, final: bool) -> None:
+        """Each second while rewinding, and when every partition is rewound."""
+        now = asyncio.get_running_loop().time()
+        last = self.reported.get(build.generation)
+        if not final and last is not None and now - last < PROGRESS_EVERY_S:
+            return
+        self.reported[build.generation] = now
+        rewound = self.registry.reports_of(build)
+        event = ReindexProgress(
+            tenant=build.tenant,
+            command_ids=build.command_ids,
+            generation=build.generation,
+            processed=processed(build, rewound, self.rewinder.progress),
+            expected=expected(build),
+        )
+        try:
+            await self._publish(event)
+        except KafkaUnavailable as exc:
+            log.warning(
+                "progress of %s not published, the next pass retries: %s",
+                build.generation,
+                exc,
+                extra={"tenant": build.tenant, "index": build.generation},
+            )
+
     async def _finish(self, build: Build) -> None:
         tally = await self._verify(build)
         previous = await self.indexes.publish(build.tenant, build.generation)
         keep = {build.generation} | ({previous} if previous else set())
         dropped = await self.indexes.prune(build.tenant, keep)
-        ended = datetime.now(UTC)
         documents = await self.indexes.count(build.generation)
+        async with self.locks[build.tenant]:
+            build = self._current(build)
+            await self._publish_completed(build, tally, documents)
+        log.info(
+            "reindex of %s completed: %s is live with %d documents, dropped %s",
+            build.tenant,
+            build.generation,
+            documents,
+            dropped,
+            extra={"tenant": build.tenant, "index": build.generation},
+        )
+
+    def _current(self, build: Build) -> Build:
+        """The build as recorded now: commands may have joined since."""
+        latest = self.registry.builds.get(build.tenant)
+        if latest is not None and latest.generation == build.generation:
+            return latest
+        return build
+
+    async def _publish_completed(
+        self, build: Build, tally: Tally, documents: int
+    ) -> None:
+        ended = datetime.now(UTC)
         await self._publish(
             ReindexCompleted(
                 tenant=build.tenant,
@@ -250,14 +322,6 @@ class Builder:
             )
         )
         await self._close(build, ended)
-        log.info(
-            "reindex of %s completed: %s is live with %d documents, dropped %s",
-            build.tenant,
-            build.generation,
-            documents,
-            dropped,
-            extra={"tenant": build.tenant, "index": build.generation},
-        )
 
     async def _verify(self, build: Build) -> Tally:
         """The generation holds what the rewinds and the live writes put in."""
@@ -296,8 +360,10 @@ class Builder:
             reason,
             extra={"tenant": build.tenant, "index": build.generation},
         )
-        await self._discard(build)
-        await self._begin(build.model_copy(update={"attempt": build.attempt + 1}))
+        async with self.locks[build.tenant]:
+            build = self._current(build)
+            await self._discard(build)
+            await self._begin(build.model_copy(update={"attempt": build.attempt + 1}))
 
     async def _discard(self, build: Build) -> None:
         if await self.indexes.live(build.tenant) != build.generation:
@@ -310,9 +376,22 @@ class Builder:
                 f"partition/{build.tenant}/{build.generation}/{partition}".encode()
             )
         self.positions.release(build.generation)
+        self.rewinder.progress.release(build.generation)
+        self.reported.pop(build.generation, None)
 
     async def _fail(self, build: Build, reason: str) -> None:
-        await self._discard(build)
+        async with self.locks[build.tenant]:
+            build = self._current(build)
+            await self._discard(build)
+            await self._publish_failed(build, reason)
+        log.error(
+            "reindex of %s failed, the alias is unchanged: %s",
+            build.tenant,
+            reason,
+            extra={"tenant": build.tenant, "index": build.generation},
+        )
+
+    async def _publish_failed(self, build: Build, reason: str) -> None:
         ended = datetime.now(UTC)
         await self._publish(
             ReindexFailed(
@@ -326,12 +405,6 @@ class Builder:
             )
         )
         await self._close(build, ended)
-        log.error(
-            "reindex of %s failed, the alias is unchanged: %s",
-            build.tenant,
-            reason,
-            extra={"tenant": build.tenant, "index": build.generation},
-        )
 
     async def _close(self, build: Build, ended: datetime) -> None:
         previous = self.registry.served.get(build.tenant)
@@ -354,6 +427,7 @@ class Builder:
         await self.producer.send(
             self.events_topic, event.to_bytes(), key=str(tenant).encode()
         )
+        self.published(event)
 
     async def stop(self) -> None:
         tasks = [*self.rewinds.values(), *self.finishing.values()]
