@@ -17,6 +17,7 @@ from indexer.events import (
     DeadLetter,
     ReindexCompleted,
     ReindexFailed,
+    ReindexProgress,
     ReindexRequested,
     ReindexStarted,
 )
@@ -25,7 +26,12 @@ from indexer.worker.state import Build, PartitionBuilt, Served
 
 TOPICS: dict[str, list[type[Model]]] = {
     "indexing.commands": [ReindexRequested],
-    "indexing.events": [ReindexStarted, ReindexCompleted, ReindexFailed],
+    "indexing.events": [
+        ReindexStarted,
+        ReindexProgress,
+        ReindexCompleted,
+        ReindexFailed,
+    ],
     "products.deadletter": [DeadLetter],
     "indexing.builds": [Build, PartitionBuilt, Served],
 }

@@ -8,6 +8,7 @@ from indexer.events.models import (
     IndexingEvent,
     ReindexCompleted,
     ReindexFailed,
+    ReindexProgress,
     ReindexRequested,
     ReindexStarted,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "ProductKey",
     "ReindexCompleted",
     "ReindexFailed",
+    "ReindexProgress",
     "ReindexRequested",
     "ReindexStarted",
     "is_tenant",

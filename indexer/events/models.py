@@ -125,6 +125,23 @@ class ReindexFailed(Model):
     failed_at: datetime
 
 
+class ReindexProgress(Model):
+    """How far the rewinds of a running build got, in changelog offsets.
+
+    ``expected`` is what the rewinds must read: every changelog partition from
+    its beginning to its end offset at build start. ``processed`` is what they
+    read of it so far; it equals ``expected`` once every partition is rewound.
+    """
+
+    type: Literal["ReindexProgress"] = "ReindexProgress"
+    tenant: Tenant
+    command_ids: list[str]
+    generation: str
+    processed: int = Field(ge=0)
+    expected: int = Field(ge=0)
+    reported_at: datetime = Field(default_factory=utcnow)
+
+
 class DeadLetter(Model):
     """A product record that could not be indexed, with its original bytes."""
 
@@ -141,7 +158,7 @@ class DeadLetter(Model):
 
 
 IndexingEvent = Annotated[
-    ReindexStarted | ReindexCompleted | ReindexFailed,
+    ReindexStarted | ReindexProgress | ReindexCompleted | ReindexFailed,
     Field(discriminator="type"),
 ]
 INDEXING_EVENT: TypeAdapter[IndexingEvent] = TypeAdapter(IndexingEvent)

@@ -9,12 +9,13 @@ joins the worker's consumer group, so it cannot block a rebalance.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from indexer.kafka.admin import partition_count
 from indexer.worker.positions import Positions
+from indexer.worker.progress import RewindProgress
 from indexer.worker.records import Record
 from indexer.worker.sink import Sink, Target, Written
 from indexer.worker.state import Build, PartitionBuilt, Tally
@@ -29,6 +30,7 @@ class Rewinder:
     sink: Sink
     positions: Positions
     batch_size: int
+    progress: RewindProgress = field(default_factory=RewindProgress)
 
     async def partition_count(self) -> int:
         return await partition_count(self.bootstrap_servers, self.topic)
@@ -101,6 +103,7 @@ class Rewinder:
                 tally = tally.plus(_tally(written, build.generation, source.partition))
 
             position = await consumer.position(source)
+            self.progress.advance(build.generation, source.partition, position)
             log_end = await _log_end(consumer, source)
             if position >= floor and self.positions.try_hand_off(
                 build.generation, source.partition, position, log_end

@@ -33,6 +33,9 @@ class Build(Model):
     partitions: int
     started_at: datetime
     attempt: int = 1
+    # (beginning, end) offsets of each changelog partition when the attempt
+    # began: what its rewinds must read, the measure of its progress.
+    log_ranges: list[tuple[int, int]] = Field(default_factory=list)
 
     @property
     def key(self) -> bytes:
