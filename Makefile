@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 OWNER := $(VENV)/.stack-started-by-make
 
 .PHONY: install lint format typecheck test test-only demo stack-up stack-down \
-	stack-status schemas bench clean demo-stop
+	stack-status schemas bench bench-smoke bench-install clean demo-stop
 
 install: $(STAMP)
 
@@ -48,6 +48,26 @@ demo: install
 
 demo-stop: install
 	$(BIN)/indexer demo --stop
+
+# Benchmarks against the local stack (started if needed, never stopped here).
+# BENCH_ARGS adds options, e.g. BENCH_ARGS="--only reindex --code HEAD".
+BENCH_STAMP := $(VENV)/.bench-installed
+
+bench-install: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: bench-install
+	$(BIN)/ruff check bench
+	$(BIN)/indexer stack up
+	$(BIN)/python -m bench --plan full $(BENCH_ARGS)
+
+bench-smoke: bench-install
+	$(BIN)/ruff check bench
+	$(BIN)/indexer stack up
+	$(BIN)/python -m bench --plan smoke --out bench/results/smoke $(BENCH_ARGS)
 
 stack-up: install
 	$(BIN)/indexer stack up

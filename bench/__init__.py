@@ -1,0 +1,1 @@
+"""Benchmarks of the indexer against the local stack: ``python -m bench``."""
