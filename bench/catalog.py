@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from indexer.products import read_documents
+from indexer.products import catalog_folder, read_documents
 
-CATALOGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "catalogs"
+CATALOGS = catalog_folder()
 NAMES = ("amazontoys", "decathlon", "myntra")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,17 @@ from indexer.kafka import Producer
 from indexer.settings import Settings
 
 CHUNK = 2000
+CATALOGS_VARIABLE = "INDEXER_CATALOGS"
+
+
+def catalog_folder() -> Path:
+    """Where the real catalogs are: ``$INDEXER_CATALOGS``, else the folder
+    ``../shared/data/catalogs`` beside the checkout this package runs from."""
+    configured = os.environ.get(CATALOGS_VARIABLE)
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parents[1]
+    return checkout.parent / "shared" / "data" / "catalogs"
 
 
 def read_documents(path: Path) -> Iterator[dict[str, Any]]:

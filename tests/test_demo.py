@@ -16,11 +16,11 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy import AsyncOpenSearch
 
-from indexer.products import read_documents
+from indexer.products import catalog_folder, read_documents
 from indexer.settings import Settings
 from indexer.stack import Stack
 
-CATALOGS = Path(__file__).parents[2] / "shared" / "data" / "catalogs"
+CATALOGS = catalog_folder()
 SLICE = 400
 
 
@@ -34,7 +34,7 @@ def free_port() -> int:
 def write_slice(name: str, folder: Path) -> Path:
     source = CATALOGS / f"{name}.jsonl.gz"
     if not source.exists():
-        pytest.fail(f"the catalog {source} is missing: tests read ../shared")
+        pytest.fail(f"the catalog {source} is missing: set INDEXER_CATALOGS")
     path = folder / f"{name}-slice.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as out:
         for document in itertools.islice(read_documents(source), SLICE):

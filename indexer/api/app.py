@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from indexer.api.errors import HANDLERS, CatchAll
+from indexer.api.jobs import JobsEndpoint
 from indexer.api.openapi import OAUTH_ROUTE, OpenApiEndpoint
 from indexer.api.publisher import CommandPublisher
 from indexer.api.reindex import ReindexEndpoint
@@ -21,6 +22,7 @@ from indexer.auth import (
     load_or_create,
     verifier_for,
 )
+from indexer.jobs import JobView
 from indexer.settings import Settings
 
 Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
@@ -33,11 +35,15 @@ def create_app(
     auth = settings.auth
     key = None if auth.external else load_or_create(auth.signing_key_file)
     publisher = publisher if publisher is not None else CommandPublisher(settings)
+    jobs = JobView(settings)
     limit = settings.api.body_limit_bytes
 
-    reindex = ReindexEndpoint(verifier_for(auth, key), publisher, limit)
+    verifier = verifier_for(auth, key)
+    reindex = ReindexEndpoint(verifier, publisher, jobs, limit)
+    timeout_s = settings.api.publish_timeout_s
     routes = [
         Route("/indexing/{tenant}/reindex", reindex.handle, methods=["POST"]),
+        *_job_routes(JobsEndpoint(verifier, publisher, jobs, limit, timeout_s)),
         Route("/openapi.json", OpenApiEndpoint(auth.external).handle, methods=["GET"]),
     ]
     if key is not None:
@@ -47,8 +53,17 @@ def create_app(
         routes=routes,
         middleware=[Middleware(CatchAll)],
         exception_handlers=HANDLERS,
-        lifespan=_lifespan(publisher),
+        lifespan=_lifespan(publisher, jobs),
     )
+
+
+def _job_routes(endpoint: JobsEndpoint) -> list[Route]:
+    jobs = "/indexing/{tenant}/reindex-jobs"
+    return [
+        Route(jobs, endpoint.create, methods=["POST"]),
+        Route(jobs, endpoint.listing, methods=["GET"]),
+        Route(jobs + "/{job_id}", endpoint.read, methods=["GET"]),
+    ]
 
 
 def _token_route(settings: Settings, key: SigningKey) -> Route:
@@ -60,13 +75,15 @@ def _token_route(settings: Settings, key: SigningKey) -> Route:
     return Route(OAUTH_ROUTE, endpoint.handle, methods=["POST"])
 
 
-def _lifespan(publisher: CommandPublisher) -> Lifespan:
+def _lifespan(publisher: CommandPublisher, jobs: JobView) -> Lifespan:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await publisher.start()
+        await jobs.start()
         try:
             yield
         finally:
+            await jobs.stop()
             await publisher.stop()
 
     return lifespan

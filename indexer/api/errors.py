@@ -24,6 +24,7 @@ from indexer.auth import (
     TokenRejected,
 )
 from indexer.errors import KafkaUnavailable
+from indexer.jobs import JobViewBehind
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,16 @@ def _unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+def _jobs_behind(request: Request, exc: Exception) -> Response:
+    log.warning("answering 503 on %s: %s", request.url.path, exc)
+    return error_message(
+        503,
+        "Service unavailable",
+        ["The jobs are still being read from Kafka; retry later"],
+        headers={"Retry-After": "1"},
+    )
+
+
 # Starlette types handlers as taking any Exception; each here takes its own class.
 HANDLERS: dict[Any, Any] = {
     ApiError: _api_error,
@@ -82,6 +93,7 @@ HANDLERS: dict[Any, Any] = {
     OAuthError: _oauth_error,
     KafkaUnavailable: _unavailable,
     IssuerUnavailable: _unavailable,
+    JobViewBehind: _jobs_behind,
 }
 
 

@@ -1,4 +1,7 @@
-"""``POST /indexing/{tenant}/reindex``: one durable reindex command, then 204."""
+"""``POST /indexing/{tenant}/reindex``: one durable reindex command, then 204.
+
+Each command is a job too; the ``Location`` header names it.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,17 @@ from starlette.responses import Response
 
 from indexer.api.body import json_object, media_type, read_body
 from indexer.api.errors import ApiError
+from indexer.api.jobs import job_location
 from indexer.api.publisher import CommandPublisher
-from indexer.api.security import authenticate, require_scope, require_tenant
+from indexer.api.security import (
+    authenticate,
+    path_tenant,
+    require_scope,
+    require_tenant,
+)
 from indexer.auth import SEARCH_MANAGE, TokenVerifier
-from indexer.events import ReindexRequested, is_tenant
+from indexer.events import ReindexRequested
+from indexer.jobs import JobView
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +33,21 @@ REQUESTED_BY_CHARACTERS = 256
 
 class ReindexEndpoint:
     def __init__(
-        self, verifier: TokenVerifier, publisher: CommandPublisher, body_limit: int
+        self,
+        verifier: TokenVerifier,
+        publisher: CommandPublisher,
+        jobs: JobView,
+        body_limit: int,
     ) -> None:
         self._verifier = verifier
         self._publisher = publisher
+        self._jobs = jobs
         self._body_limit = body_limit
 
     async def handle(self, request: Request) -> Response:
         principal = await authenticate(request, self._verifier)
         require_scope(principal, SEARCH_MANAGE)
-        tenant = _tenant(request)
+        tenant = path_tenant(request)
         require_tenant(principal, tenant)
 
         mode = await self._mode(request)
@@ -42,6 +57,7 @@ class ReindexEndpoint:
             requested_by=principal.client_id[:REQUESTED_BY_CHARACTERS],
         )
         await self._publisher.publish(command)
+        self._jobs.record(command)
 
         log.info(
             "reindex of tenant %s requested by %s: command %s",
@@ -50,7 +66,8 @@ class ReindexEndpoint:
             command.command_id,
             extra={"tenant": tenant, "command_id": command.command_id},
         )
-        return Response(status_code=204)
+        location = job_location(tenant, command.command_id)
+        return Response(status_code=204, headers={"Location": location})
 
     async def _mode(self, request: Request) -> Literal["FULL"]:
         """The requested mode; no body at all means ``FULL``."""
@@ -66,14 +83,3 @@ class ReindexEndpoint:
                 [f"mode must be one of {list(MODES)}"],
             )
         return "FULL"
-
-
-def _tenant(request: Request) -> str:
-    tenant: str = request.path_params["tenant"]
-    if not is_tenant(tenant):
-        raise ApiError(
-            400,
-            "Request was syntactically incorrect",
-            ["tenant must be 3 to 16 of [a-z0-9], starting with a letter"],
-        )
-    return tenant

@@ -5,7 +5,15 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from indexer.api.errors import ApiError
-from indexer.auth import Principal, TokenMissing, TokenRejected, TokenVerifier
+from indexer.auth import (
+    SEARCH_MANAGE,
+    SEARCH_VIEW,
+    Principal,
+    TokenMissing,
+    TokenRejected,
+    TokenVerifier,
+)
+from indexer.events import is_tenant
 
 
 async def authenticate(request: Request, verifier: TokenVerifier) -> Principal:
@@ -36,3 +44,20 @@ def require_tenant(principal: Principal, tenant: str) -> None:
             "Tenant validation failed",
             [f"The access token is not valid for tenant '{tenant}'"],
         )
+
+
+def require_reader(principal: Principal) -> None:
+    """Reading takes ``indexing.search_view``; managing includes it."""
+    if not principal.has_scope(SEARCH_MANAGE):
+        require_scope(principal, SEARCH_VIEW)
+
+
+def path_tenant(request: Request) -> str:
+    tenant: str = request.path_params["tenant"]
+    if not is_tenant(tenant):
+        raise ApiError(
+            400,
+            "Request was syntactically incorrect",
+            ["tenant must be 3 to 16 of [a-z0-9], starting with a letter"],
+        )
+    return tenant

@@ -7,17 +7,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import indexer
 from indexer.errors import ConfigurationError
 from indexer.events import is_tenant
+from indexer.products import catalog_folder
 from indexer.settings import Settings
 
 TENANTS = ("myntra", "amazontoys", "decathlon")
-
-
-def shared_catalogs() -> Path:
-    """``../shared/data/catalogs`` beside the checkout this package runs from."""
-    return Path(indexer.__file__).resolve().parents[2] / "shared" / "data" / "catalogs"
 
 
 def register(subparsers: Any) -> None:
@@ -58,7 +53,7 @@ def _catalogs(args: argparse.Namespace) -> list[tuple[str, Path]]:
         raise ConfigurationError("give one --tenant NAME for each --catalog PATH")
     pairs = list(zip(args.tenant, args.catalog, strict=True))
     if not pairs:
-        folder = shared_catalogs()
+        folder = catalog_folder()
         pairs = [(tenant, folder / f"{tenant}.jsonl.gz") for tenant in TENANTS]
     for tenant, path in pairs:
         if not is_tenant(tenant):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
@@ -46,14 +46,15 @@ class Operation:
     require_alias: bool = False
 
     def encode(self) -> bytes:
-        meta: dict[str, Any] = {"_index": self.index, "_id": self.doc_id}
+        # The bytes json.dumps gave for the metadata dict, without building and
+        # walking a dict per operation: only the two strings need escaping.
+        meta = f'"_index": {_quoted(self.index)}, "_id": {_quoted(self.doc_id)}'
         if self.require_alias:
-            meta["require_alias"] = True
+            meta += ', "require_alias": true'
         if self.source is None:
-            return json.dumps({"delete": meta}).encode() + b"\n"
-        meta["version"] = self.version
-        meta["version_type"] = "external_gte"
-        return json.dumps({"index": meta}).encode() + b"\n" + self.source + b"\n"
+            return f'{{"delete": {{{meta}}}}}\n'.encode()
+        meta += f', "version": {self.version:d}, "version_type": "external_gte"'
+        return f'{{"index": {{{meta}}}}}\n'.encode() + self.source + b"\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,10 @@ class BulkStats:
 
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+# Only what settling an item reads: the answer shrinks to a third and parses
+# that much faster (_index, _id, _version, _shards, _seq_no are never read).
+# https://opensearch.org/docs/latest/api-reference/common-parameters/
+BULK_FILTER = "items.*.status,items.*.result,items.*.error"
 RECHECKS = 3
 RECHECK_PAUSE_S = 0.25
 
@@ -139,7 +144,9 @@ class BulkWriter:
         body = b"".join(operation.encode() for operation in operations)
         while True:
             try:
-                response = await self._client.bulk(body=body)
+                response = await self._client.bulk(
+                    body=body, params={"filter_path": BULK_FILTER}
+                )
             except (SearchConnectionError, TransportError) as exc:
                 if not _transient(exc):
                     raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -105,19 +106,23 @@ class Sink:
         results: list[Result],
         written: Written,
     ) -> None:
+        # Plain counters per item, one Tally per (index, partition) at the end:
+        # a pydantic model per item cost more than the bulk request's parsing.
+        counts: dict[tuple[str, int], Counter[str]] = {}
         rejected: set[int] = set()
         for operation, change, result in zip(operations, origins, results, strict=True):
             if result.outcome is Outcome.GONE:
                 if operation.require_alias:
                     written.gone_aliases.add(operation.index)
                 continue
-            partition = change.record.partition
-            written.count(operation.index, partition, read=1)
-            written.count(
-                operation.index, partition, **{OUTCOME_FIELD[result.outcome]: 1}
-            )
+            key = (operation.index, change.record.partition)
+            counter = counts.setdefault(key, Counter())
+            counter["read"] += 1
+            counter[OUTCOME_FIELD[result.outcome]] += 1
             if result.outcome is Outcome.REJECTED and id(change) not in rejected:
                 rejected.add(id(change))
                 written.rejections.append(
                     Rejection(change.record, change.tenant, "mapping", result.reason)
                 )
+        for (index, partition), counter in counts.items():
+            written.count(index, partition, **counter)

@@ -1,26 +1,30 @@
 """The running service against its own OpenAPI document, with schemathesis.
 
-uvicorn serves the app on a free loopback port, writing to the real Kafka.
-Every response schemathesis provokes must match the document: status codes,
-content types, bodies, auth enforcement, 405s for undocumented methods.
+``indexer api`` serves the app on a free loopback port, writing to the real
+Kafka. Every response schemathesis provokes must match the document: status
+codes, content types, bodies, auth enforcement, 405s for undocumented methods.
+It runs in its own process: the app's Kafka clients draw from the global
+``random`` module in the background, which Hypothesis forbids while it
+generates.
 """
 
 from __future__ import annotations
 
+import os
 import socket
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 
-from indexer.api import create_app
 from indexer.api.openapi import document
 from indexer.auth import ClientRegistry
 from indexer.settings import Settings
@@ -39,33 +43,55 @@ class LiveApi:
 
 
 @pytest.fixture
-def live_api(kafka_settings: Settings) -> Iterator[LiveApi]:
-    """``indexer api`` as an operator runs it, on a port bound here first."""
+def live_api(kafka_settings: Settings, tmp_path: Path) -> Iterator[LiveApi]:
+    """``indexer api`` as an operator runs it, on a free loopback port."""
     secret = ClientRegistry(kafka_settings.auth.clients_file).add(
         "contract", ["acme"], ["indexing.search_manage"]
     )
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    config = uvicorn.Config(create_app(kafka_settings), log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
-    thread.start()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "api.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "indexer", "api", "--port", str(port)],
+            env={**os.environ, **_environment(kafka_settings)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        _wait_started(server)
+        _wait_started(url, server)
         yield LiveApi(url=url, token=_token(url, secret))
     finally:
-        server.should_exit = True
-        thread.join(timeout=STARTUP_TIMEOUT_S)
-        listener.close()
+        server.terminate()
+        server.wait(timeout=STARTUP_TIMEOUT_S)
 
 
-def _wait_started(server: uvicorn.Server) -> None:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    return {
+        "INDEXER_AUTH__CLIENTS_FILE": str(settings.auth.clients_file),
+        "INDEXER_AUTH__SIGNING_KEY_FILE": str(settings.auth.signing_key_file),
+        "INDEXER_TOPICS__COMMANDS": settings.topics.commands,
+        "INDEXER_API__PUBLISH_TIMEOUT_S": str(settings.api.publish_timeout_s),
+    }
+
+
+def _wait_started(url: str, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start in time")
-        time.sleep(0.05)
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"indexer api exited with {server.returncode}")
+        try:
+            if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    pytest.fail("indexer api did not start in time")
 
 
 def _token(url: str, secret: str) -> str:

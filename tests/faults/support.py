@@ -10,7 +10,6 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -28,10 +27,10 @@ from indexer.events import (
     ReindexStarted,
 )
 from indexer.kafka import Producer, partition_count
-from indexer.products import encode
+from indexer.products import catalog_folder, encode
 from tests.world import Worker, World
 
-CATALOGS = Path(__file__).parents[3] / "shared" / "data" / "catalogs"
+CATALOGS = catalog_folder()
 TIMEOUT_S = 120.0
 
 # A dead member leaves the consumer group after this, instead of faust's 60 s.
@@ -43,7 +42,7 @@ SLOW_REWIND = {"INDEXER_WORKER__BATCH_SIZE": "20", **FAST_GROUP}
 def catalog(name: str, limit: int | None = None) -> list[dict[str, Any]]:
     path = CATALOGS / f"{name}.jsonl.gz"
     if not path.exists():
-        pytest.fail(f"the catalog {path} is missing: tests read ../shared")
+        pytest.fail(f"the catalog {path} is missing: set INDEXER_CATALOGS")
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         return [json.loads(line) for line in itertools.islice(lines, limit)]
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from indexer.commands import Outcome
 from indexer.events import ReindexCompleted, ReindexRequested, ReindexStarted
-from indexer.products import read_documents
+from indexer.products import catalog_folder, read_documents
 from tests.world import World
 
-CATALOGS = Path(__file__).parents[3] / "shared" / "data" / "catalogs"
+CATALOGS = catalog_folder()
 TIMEOUT_S = 120.0
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -24,9 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 def catalog(name: str, limit: int | None = None) -> list[dict[str, Any]]:
     path = CATALOGS / f"{name}.jsonl.gz"
     if not path.exists():
-        pytest.fail(
-            f"the catalog {path} is missing: tests read ../shared beside the repo"
-        )
+        pytest.fail(f"the catalog {path} is missing: set INDEXER_CATALOGS")
     return list(itertools.islice(read_documents(path), limit))
 
 

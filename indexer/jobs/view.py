@@ -1,0 +1,160 @@
+"""The API's view of the jobs: ``indexing.commands`` and ``indexing.events``
+read from their beginning at startup, then followed.
+
+A plain aiokafka consumer with no group, like the workers' build registry: the
+two topics are the only record of a job, so the view cannot disagree with the
+events, and an API restarted anywhere rebuilds the same jobs. Commands the API
+itself published are recorded at once, so a client reads its own writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from indexer.errors import KafkaUnavailable, TransientError
+from indexer.events import INDEXING_EVENT, ReindexRequested
+from indexer.jobs.book import Job, JobBook
+from indexer.kafka import ensure_topics, partition_count, project_topics
+from indexer.search import Backoff
+from indexer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 500
+
+
+class JobViewBehind(TransientError):
+    """The view has not read the topics up to their end at startup yet."""
+
+
+class JobView:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._topics = (settings.topics.commands, settings.topics.events)
+        self.book = JobBook()
+        self.ready = asyncio.Event()
+        self._positions: dict[TopicPartition, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("the job view is already started")
+        self._task = asyncio.create_task(self._follow(), name="job-view")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def record(self, command: ReindexRequested) -> Job:
+        """The job of a command this process published."""
+        return self.book.command(command)
+
+    async def caught_up(self, timeout_s: float) -> JobBook:
+        """The book once it holds everything published before startup."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.ready.wait()
+        except TimeoutError as exc:
+            raise JobViewBehind(
+                f"the job view did not read {' and '.join(self._topics)} "
+                f"within {timeout_s}s"
+            ) from exc
+        return self.book
+
+    async def _follow(self) -> None:
+        backoff = Backoff(0.5, 10.0)
+        while True:
+            try:
+                await self._consume()
+            except (KafkaError, KafkaUnavailable, OSError) as exc:
+                log.warning(
+                    "job view: Kafka unreachable (%s), retrying in %.1fs",
+                    exc,
+                    backoff.peek(),
+                )
+                await backoff.wait()
+
+    async def _consume(self) -> None:
+        partitions = await self._partitions()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            ends = await self._assign(consumer, partitions)
+            while True:
+                batches = await consumer.getmany(timeout_ms=POLL_MS)
+                for partition, records in batches.items():
+                    self._apply(records)
+                    self._positions[partition] = records[-1].offset + 1
+                if not self.ready.is_set() and await _reached(consumer, ends):
+                    log.info("job view: read %s to their end", self._topics)
+                    self.ready.set()
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self) -> list[TopicPartition]:
+        specs = [s for s in project_topics(self._settings) if s.name in self._topics]
+        await ensure_topics(self._settings, specs)
+        bootstrap = self._settings.kafka.bootstrap_servers
+        return [
+            TopicPartition(topic, partition)
+            for topic in self._topics
+            for partition in range(await partition_count(bootstrap, topic))
+        ]
+
+    async def _assign(
+        self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """Resume where the last connection stopped; from the beginning at first."""
+        consumer.assign(partitions)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        fresh = [p for p in partitions if p not in self._positions]
+        if fresh:
+            await consumer.seek_to_beginning(*fresh)
+        for partition in partitions:
+            if partition in self._positions:
+                consumer.seek(partition, self._positions[partition])
+        return ends
+
+    def _apply(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        for record in records:
+            if record.value is None:
+                continue
+            try:
+                if record.topic == self._topics[0]:
+                    self.book.command(
+                        ReindexRequested.model_validate_json(record.value)
+                    )
+                else:
+                    self.book.event(INDEXING_EVENT.validate_json(record.value))
+            except ValidationError:
+                log.warning(
+                    "job view: skipping an unreadable record at %s[%d]@%d",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    extra={
+                        "topic": record.topic,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                    },
+                )
+
+
+async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for partition, end in ends.items():
+        if await consumer.position(partition) < end:
+            return False
+    return True
