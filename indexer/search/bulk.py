@@ -4,6 +4,10 @@ Only the items that failed for a transient reason (429, 5xx, a lost
 connection) are sent again, with capped exponential backoff; mapping and parse
 errors come back as rejections for the dead-letter topic; a version conflict
 means a newer state is already there and counts as success.
+
+A document named twice in one batch is written in waves: its second operation
+goes only once its first has its outcome. A retry of the first after the
+second (a delete) would otherwise bring back what the second removed.
 """
 
 from __future__ import annotations
@@ -95,14 +99,18 @@ class BulkWriter:
 
     async def write(self, operations: Sequence[Operation]) -> list[Result]:
         results: list[Result | None] = [None] * len(operations)
-        for chunk in self._chunks(operations):
-            await self._write_chunk(operations, chunk, results)
+        for wave in _waves(operations):
+            for chunk in self._chunks(operations, wave):
+                await self._write_chunk(operations, chunk, results)
         return [result or Result(Outcome.REJECTED, "no result") for result in results]
 
-    def _chunks(self, operations: Sequence[Operation]) -> list[list[int]]:
+    def _chunks(
+        self, operations: Sequence[Operation], positions: list[int]
+    ) -> list[list[int]]:
         chunks: list[list[int]] = [[]]
         size = 0
-        for position, operation in enumerate(operations):
+        for position in positions:
+            operation = operations[position]
             length = len(operation.source or b"") + 200
             if chunks[-1] and size + length > self._max_bytes:
                 chunks.append([])
@@ -233,6 +241,20 @@ class BulkWriter:
         for position in missing:
             results[position] = None
         return missing
+
+
+def _waves(operations: Sequence[Operation]) -> list[list[int]]:
+    """Positions in batch order, split so that no document is in a wave twice."""
+    seen: dict[tuple[str, str], int] = {}
+    waves: list[list[int]] = []
+    for position, operation in enumerate(operations):
+        key = (operation.index, operation.doc_id)
+        wave = seen.get(key, -1) + 1
+        seen[key] = wave
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(position)
+    return waves
 
 
 def _transient(exc: Exception) -> bool:

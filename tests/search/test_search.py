@@ -87,6 +87,30 @@ async def test_a_product_recreated_with_a_lower_version_after_its_delete(
     assert found["_source"]["code"] == "reborn"
 
 
+async def test_a_replayed_upsert_and_delete_leave_the_product_deleted(
+    new_index: IndexFactory,
+    opensearch: AsyncOpenSearch,
+    settings: Settings,
+    writer: BulkWriter,
+) -> None:
+    """A redelivery after a crash: the upsert meets the remembered delete (409)
+    and is rechecked, but the delete after it in the batch must still win."""
+    _, index = await fresh_generation(new_index, opensearch, settings)
+    upsert = Operation(index, "a", doc("a", 3, code="stale"), 3)
+    delete = Operation(index, "a", None, 0)
+    await writer.write([upsert, delete])
+
+    replayed = await writer.write(
+        [upsert, delete, Operation(index, "b", doc("b", 1), 1)]
+    )
+
+    assert replayed[1].outcome in (Outcome.DELETED, Outcome.NOT_FOUND)
+    assert replayed[2].outcome is Outcome.CREATED
+    await opensearch.indices.refresh(index=index)
+    assert not await opensearch.exists(index=index, id="a")
+    assert await opensearch.exists(index=index, id="b")
+
+
 async def test_mapping_errors_are_rejections_with_the_reason(
     new_index: IndexFactory,
     opensearch: AsyncOpenSearch,
