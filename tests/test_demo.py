@@ -90,6 +90,7 @@ async def test_the_demo_runs_the_whole_flow_and_stops(
     try:
         first = demo(arguments, env)
         second = demo(arguments, env)
+        await opensearch.indices.refresh(index=f"{name}-*")
         counts = {
             tenant: (await opensearch.count(index=f"{name}-{tenant}"))["count"]
             for tenant, _ in slices
