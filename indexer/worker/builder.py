@@ -40,6 +40,8 @@ from indexer.worker.state import SERVED_IDS_KEPT, Build, Served, Tally
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 1.0
+VERIFY_ATTEMPTS = 10
+VERIFY_PAUSE_S = 1.0
 
 
 def _ignore(event: Model) -> None:
@@ -325,11 +327,13 @@ class Builder:
 
     async def _verify(self, build: Build) -> Tally:
         """The generation holds what the rewinds and the live writes put in."""
-        for _attempt in range(10):
+        for attempt in range(VERIFY_ATTEMPTS):
+            if attempt:
+                # Reports of other workers' live writes reach the registry late.
+                await asyncio.sleep(VERIFY_PAUSE_S)
             before = self._tally(build)
             await self.indexes.refresh(build.generation)
             count = await self.indexes.count(build.generation)
-            await asyncio.sleep(1.0)
             after = self._tally(build)
             if before == after and count == after.documents:
                 return after
