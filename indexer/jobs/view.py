@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -27,6 +29,9 @@ from indexer.settings import Settings
 log = logging.getLogger(__name__)
 
 POLL_MS = 500
+STOP_TIMEOUT_S = 10.0
+
+T = TypeVar("T")
 
 
 class JobViewBehind(TransientError):
@@ -41,6 +46,10 @@ class JobView:
         self.ready = asyncio.Event()
         self._positions: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
+        # aiokafka leaks the socket of a bootstrap it is cancelled in; the
+        # follower is cancelled only while it polls or backs off.
+        self._interruptible = False
 
     async def start(self) -> None:
         if self._task is not None:
@@ -49,10 +58,23 @@ class JobView:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._closing.set()
+        if self._interruptible:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+        if not done:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def __aenter__(self) -> JobView:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     def record(self, command: ReindexRequested) -> Job:
         """The job of a command this process published."""
@@ -72,7 +94,7 @@ class JobView:
 
     async def _follow(self) -> None:
         backoff = Backoff(0.5, 10.0)
-        while True:
+        while not self._closing.is_set():
             try:
                 await self._consume()
             except (KafkaError, KafkaUnavailable, OSError) as exc:
@@ -81,7 +103,7 @@ class JobView:
                     exc,
                     backoff.peek(),
                 )
-                await backoff.wait()
+                await self._interruptibly(backoff.wait())
 
     async def _consume(self) -> None:
         partitions = await self._partitions()
@@ -90,19 +112,30 @@ class JobView:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        await consumer.start()
+        # Inside the try: a stop during start must close what start opened.
         try:
+            await consumer.start()
             ends = await self._assign(consumer, partitions)
-            while True:
-                batches = await consumer.getmany(timeout_ms=POLL_MS)
-                for partition, records in batches.items():
-                    self._apply(records)
-                    self._positions[partition] = records[-1].offset + 1
+            while not self._closing.is_set():
+                await self._poll(consumer)
                 if not self.ready.is_set() and await _reached(consumer, ends):
                     log.info("job view: read %s to their end", self._topics)
                     self.ready.set()
         finally:
             await consumer.stop()
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> None:
+        batches = await self._interruptibly(consumer.getmany(timeout_ms=POLL_MS))
+        for partition, records in batches.items():
+            self._apply(records)
+            self._positions[partition] = records[-1].offset + 1
+
+    async def _interruptibly(self, step: Awaitable[T]) -> T:
+        self._interruptible = True
+        try:
+            return await step
+        finally:
+            self._interruptible = False
 
     async def _partitions(self) -> list[TopicPartition]:
         specs = [s for s in project_topics(self._settings) if s.name in self._topics]
