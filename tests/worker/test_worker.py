@@ -11,20 +11,11 @@ import pytest
 
 from indexer.commands import Outcome
 from indexer.events import ReindexCompleted, ReindexRequested, ReindexStarted
-from indexer.products import catalog_folder, read_documents
-from tests.world import World
+from tests.world import World, catalog
 
-CATALOGS = catalog_folder()
 TIMEOUT_S = 120.0
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
-
-
-def catalog(name: str, limit: int | None = None) -> list[dict[str, Any]]:
-    path = CATALOGS / f"{name}.jsonl.gz"
-    if not path.exists():
-        pytest.fail(f"the catalog {path} is missing: set INDEXER_CATALOGS")
-    return list(itertools.islice(read_documents(path), limit))
 
 
 def changed(document: dict[str, Any], name: str) -> dict[str, Any]:
