@@ -256,11 +256,14 @@ async def test_jobs_are_listed_newest_first_in_pages(kafka_api: Api) -> None:
 @pytest.mark.parametrize(
     ("params", "detail"),
     [
-        ({"pageNumber": "0"}, "pageNumber must be an integer from 1"),
-        ({"pageNumber": "-1"}, "pageNumber must be an integer from 1"),
-        ({"pageNumber": "one"}, "pageNumber must be an integer from 1"),
-        ({"pageNumber": ""}, "pageNumber must be an integer from 1"),
-        ({"pageNumber": "99999999999"}, "pageNumber must be an integer from 1"),
+        ({"pageNumber": "0"}, "pageNumber must be an integer from 1 to 2147483647"),
+        ({"pageNumber": "-1"}, "pageNumber must be an integer from 1 to 2147483647"),
+        ({"pageNumber": "one"}, "pageNumber must be an integer from 1 to 2147483647"),
+        ({"pageNumber": ""}, "pageNumber must be an integer from 1 to 2147483647"),
+        (
+            {"pageNumber": "2147483648"},
+            "pageNumber must be an integer from 1 to 2147483647",
+        ),
         ({"pageSize": "0"}, "pageSize must be an integer from 1 to 2000"),
         ({"pageSize": "2001"}, "pageSize must be an integer from 1 to 2000"),
         ({"pageSize": "1.5"}, "pageSize must be an integer from 1 to 2000"),
