@@ -115,6 +115,9 @@ class JobBook:
             jobs, key=lambda job: (job.created_at, job.sequence), reverse=True
         )
 
+    def tenants(self) -> set[str]:
+        return {job.tenant for job in self._jobs.values()}
+
     def active(self, tenant: str, entity_type: str = ENTITY_TYPE) -> Job | None:
         """The newest job of the tenant still pending or in progress."""
         for job in self.of(tenant):
