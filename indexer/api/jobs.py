@@ -69,7 +69,8 @@ class JobsEndpoint:
         await self._entity_type(request)
 
         async with self._creating[tenant]:
-            book = await self._view.caught_up(self._timeout_s)
+            # Synced: a job another process created or ended just now counts.
+            book = await self._view.synced(self._timeout_s)
             active = book.active(tenant)
             if active is not None:
                 return _job_response(tenant, active, 200)
@@ -92,7 +93,7 @@ class JobsEndpoint:
         principal, tenant = await self._caller(request)
         require_reader(principal)
 
-        book = await self._view.caught_up(self._timeout_s)
+        book = await self._view.synced(self._timeout_s)
         job = book.get(tenant, request.path_params["id"])
         if job is None:
             raise ApiError(404, "Resource not found", ["No reindex job with this id"])

@@ -4,7 +4,8 @@ read from their beginning at startup, then followed.
 A plain aiokafka consumer with no group, like the workers' build registry: the
 two topics are the only record of a job, so the view cannot disagree with the
 events, and an API restarted anywhere rebuilds the same jobs. Commands the API
-itself published are recorded at once, so a client reads its own writes.
+itself published are recorded at once, so a client reads its own writes; a
+caller that must see what others wrote too waits for :meth:`JobView.synced`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -28,7 +30,7 @@ from indexer.settings import Settings
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 500
+POLL_MS = 100
 STOP_TIMEOUT_S = 10.0
 
 T = TypeVar("T")
@@ -36,6 +38,14 @@ T = TypeVar("T")
 
 class JobViewBehind(TransientError):
     """The view has not read the topics up to their end at startup yet."""
+
+
+@dataclass
+class _Barrier:
+    """Callers waiting until the view has read the topics up to ``ends``."""
+
+    ends: dict[TopicPartition, int]
+    waiters: list[asyncio.Future[None]]
 
 
 class JobView:
@@ -46,6 +56,8 @@ class JobView:
         self.ready = asyncio.Event()
         self._positions: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._requests: list[asyncio.Future[None]] = []
+        self._barriers: list[_Barrier] = []
         self._closing = asyncio.Event()
         # aiokafka leaks the socket of a bootstrap it is cancelled in; the
         # follower is cancelled only while it polls or backs off.
@@ -82,15 +94,25 @@ class JobView:
 
     async def caught_up(self, timeout_s: float) -> JobBook:
         """The book once it holds everything published before startup."""
+        await self._within(self.ready.wait(), timeout_s)
+        return self.book
+
+    async def synced(self, timeout_s: float) -> JobBook:
+        """The book once it holds everything on the topics at this call."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._requests.append(waiter)
+        await self._within(waiter, timeout_s)
+        return self.book
+
+    async def _within(self, step: Awaitable[object], timeout_s: float) -> None:
         try:
             async with asyncio.timeout(timeout_s):
-                await self.ready.wait()
+                await step
         except TimeoutError as exc:
             raise JobViewBehind(
                 f"the job view did not read {' and '.join(self._topics)} "
                 f"within {timeout_s}s"
             ) from exc
-        return self.book
 
     async def _follow(self) -> None:
         backoff = Backoff(0.5, 10.0)
@@ -118,6 +140,7 @@ class JobView:
             ends = await self._assign(consumer, partitions)
             while not self._closing.is_set():
                 await self._poll(consumer)
+                await self._settle(consumer, partitions)
                 if not self.ready.is_set() and await _reached(consumer, ends):
                     log.info("job view: read %s to their end", self._topics)
                     self.ready.set()
@@ -129,6 +152,24 @@ class JobView:
         for partition, records in batches.items():
             self._apply(records)
             self._positions[partition] = records[-1].offset + 1
+
+    async def _settle(
+        self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+    ) -> None:
+        """Release the callers of :meth:`synced` whose ends were reached."""
+        if self._requests:
+            waiters, self._requests = self._requests, []
+            ends = await consumer.end_offsets(partitions)
+            self._barriers.append(_Barrier(ends, waiters))
+        waiting = []
+        for barrier in self._barriers:
+            if not await _reached(consumer, barrier.ends):
+                waiting.append(barrier)
+                continue
+            for waiter in barrier.waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        self._barriers = waiting
 
     async def _interruptibly(self, step: Awaitable[T]) -> T:
         self._interruptible = True

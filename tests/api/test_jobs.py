@@ -491,3 +491,30 @@ async def test_the_location_of_a_reindex_is_its_job(kafka_api: Api) -> None:
     assert response.headers["location"] == (
         f"/indexing/acme/reindex-jobs/{command.command_id}"
     )
+
+
+async def test_a_job_another_service_just_created_is_answered(kafka_api: Api) -> None:
+    token = await kafka_api.token("billing")
+    assert (await kafka_api.jobs(token)).json() == []
+    command = ReindexRequested(tenant="acme", requested_by="catalog-service")
+
+    await _publish(kafka_api.settings, kafka_api.settings.topics.commands, command)
+    response = await kafka_api.create_job(token)
+
+    assert response.status_code == 200
+    assert response.json()["id"] == command.command_id
+    assert [c.command_id for c in await _commands(kafka_api)] == [command.command_id]
+
+
+async def test_a_job_that_just_ended_is_not_answered(kafka_api: Api) -> None:
+    token = await kafka_api.token("billing")
+    first = (await kafka_api.create_job(token)).json()
+
+    await _events(
+        kafka_api, _started("acme", first["id"]), _completed("acme", first["id"])
+    )
+    response = await kafka_api.create_job(token)
+
+    assert response.status_code == 201
+    assert response.json()["id"] != first["id"]
+    assert len(await _commands(kafka_api)) == 2
