@@ -67,6 +67,7 @@ class JobView:
         if self._task is not None:
             raise RuntimeError("the job view is already started")
         self._task = asyncio.create_task(self._follow(), name="job-view")
+        self._task.add_done_callback(_report_failure)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -225,6 +226,16 @@ class JobView:
                         "offset": record.offset,
                     },
                 )
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    """A bug stopped the view: say so now, not at shutdown."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error(
+        "job view stopped; the job endpoints answer 503 until a restart",
+        exc_info=task.exception(),
+    )
 
 
 async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
