@@ -2,7 +2,9 @@
 
 ``POST`` publishes a command unless one is already pending or in progress for
 the tenant, and answers its job; ``GET`` lists the tenant's jobs, newest
-first, or reads one. Jobs come from the API's :class:`JobView`.
+first, or reads one. Jobs come from the API's :class:`JobView`: a creation
+first reads the topics to their end; reads answer from what the view holds once
+it has read them as far as they went at start.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class JobsEndpoint:
         principal, tenant = await self._caller(request)
         require_reader(principal)
 
-        book = await self._view.synced(self._timeout_s)
+        book = await self._view.caught_up(self._timeout_s)
         job = book.get(tenant, request.path_params["id"])
         if job is None:
             raise ApiError(404, "Resource not found", ["No reindex job with this id"])

@@ -37,7 +37,7 @@ T = TypeVar("T")
 
 
 class JobViewBehind(TransientError):
-    """The view has not read the topics up to their end at startup yet."""
+    """The view did not read the job topics far enough in time."""
 
 
 @dataclass
