@@ -59,6 +59,7 @@ class JobView:
         self._requests: list[asyncio.Future[None]] = []
         self._barriers: list[_Barrier] = []
         self._closing = asyncio.Event()
+        self._polls = 0
         # aiokafka leaks the socket of a bootstrap it is cancelled in; the
         # follower is cancelled only while it polls or backs off.
         self._interruptible = False
@@ -118,9 +119,12 @@ class JobView:
     async def _follow(self) -> None:
         backoff = Backoff(0.5, 10.0)
         while not self._closing.is_set():
+            polls = self._polls
             try:
                 await self._consume()
             except (KafkaError, KafkaUnavailable, OSError) as exc:
+                if self._polls != polls:
+                    backoff = Backoff(0.5, 10.0)  # it was reading: a new outage
                 log.warning(
                     "job view: Kafka unreachable (%s), retrying in %.1fs",
                     exc,
@@ -150,6 +154,7 @@ class JobView:
 
     async def _poll(self, consumer: AIOKafkaConsumer) -> None:
         batches = await self._interruptibly(consumer.getmany(timeout_ms=POLL_MS))
+        self._polls += 1
         for partition, records in batches.items():
             self._apply(records)
             self._positions[partition] = records[-1].offset + 1
