@@ -6,6 +6,10 @@ event that names it (a command that joined a running build is named from the
 next progress event on), and ``SUCCESS`` or ``FAILURE`` for good at the
 outcome. Events may be read before the command they name, when the two topics
 are replayed side by side; they wait for it.
+
+Counts are changelog records, as ``ReindexProgress`` gives them: ``expected``
+is what the build's rewinds read (every partition, every tenant), ``processed``
+what they read so far, all of it once the build succeeded.
 """
 
 from __future__ import annotations
