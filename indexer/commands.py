@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -32,6 +33,11 @@ from indexer.settings import Settings
 log = logging.getLogger(__name__)
 
 Outcome = ReindexCompleted | ReindexFailed
+EventCallback = Callable[[IndexingEvent], None]
+
+
+def _ignore(event: IndexingEvent) -> None:
+    return None
 
 
 async def publish_command(
@@ -64,11 +70,15 @@ async def reindex_and_wait(
     tenant: str,
     timeout_s: float,
     requested_by: str = "indexer-cli",
+    on_event: EventCallback = _ignore,
 ) -> Outcome:
-    """Publish a command and return the event that ends its build."""
+    """Publish a command and return the event that ends its build.
+
+    ``on_event`` sees every event about the command on the way, progress too.
+    """
     async with EventFollower(settings) as events:
         command = await request_reindex(settings, tenant, requested_by)
-        return await events.outcome(command.command_id, timeout_s)
+        return await events.outcome(command.command_id, timeout_s, on_event)
 
 
 class EventFollower:
@@ -112,11 +122,15 @@ class EventFollower:
                     )
         return events
 
-    async def outcome(self, command_id: str, timeout_s: float) -> Outcome:
+    async def outcome(
+        self, command_id: str, timeout_s: float, on_event: EventCallback = _ignore
+    ) -> Outcome:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
             for event in await self.next_events(min(left, 1.0)):
-                served = command_id in event.command_ids
-                if served and isinstance(event, ReindexCompleted | ReindexFailed):
+                if command_id not in event.command_ids:
+                    continue
+                on_event(event)
+                if isinstance(event, ReindexCompleted | ReindexFailed):
                     return event
         raise ReindexError(f"no outcome for command {command_id} in {timeout_s}s")

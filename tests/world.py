@@ -7,6 +7,7 @@ OpenSearch, configured through ``INDEXER_*`` variables like in production.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -32,6 +33,15 @@ from indexer.settings import Settings
 from tests.oracle import Oracle
 
 WORKER_READY_TIMEOUT_S = 60.0
+CATALOGS = products.catalog_folder()
+
+
+def catalog(name: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The first ``limit`` documents of a real catalog, or all of them."""
+    path = CATALOGS / f"{name}.jsonl.gz"
+    if not path.exists():
+        pytest.fail(f"the catalog {path} is missing: set INDEXER_CATALOGS")
+    return list(itertools.islice(products.read_documents(path), limit))
 
 
 def _free_port() -> int:

@@ -59,10 +59,10 @@ def create_app(
 
 def _job_routes(endpoint: JobsEndpoint) -> list[Route]:
     jobs = "/indexing/{tenant}/reindex-jobs"
+    # One route per path, so a 405 lists every method of the path in ``Allow``.
     return [
-        Route(jobs, endpoint.create, methods=["POST"]),
-        Route(jobs, endpoint.listing, methods=["GET"]),
-        Route(jobs + "/{job_id}", endpoint.read, methods=["GET"]),
+        Route(jobs, endpoint.collection, methods=["GET", "POST"]),
+        Route(jobs + "/{id}", endpoint.read, methods=["GET"]),
     ]
 
 

@@ -2,7 +2,9 @@
 
 ``POST`` publishes a command unless one is already pending or in progress for
 the tenant, and answers its job; ``GET`` lists the tenant's jobs, newest
-first, or reads one. Jobs come from the API's :class:`JobView`.
+first, or reads one. Jobs come from the API's :class:`JobView`: a creation
+first reads the topics to their end; reads answer from what the view holds once
+it has read them as far as they went at start.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 BAD_REQUEST = "Request was syntactically incorrect"
 PAGE_SIZE = 60
 MAX_PAGE_SIZE = 2000
+MAX_PAGE_NUMBER = 2**31 - 1
 REQUESTED_BY_CHARACTERS = 256
 
 
@@ -57,13 +60,19 @@ class JobsEndpoint:
         # One creation at a time per tenant: the second finds the first's job.
         self._creating: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    async def collection(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self.create(request)
+        return await self.listing(request)
+
     async def create(self, request: Request) -> Response:
         principal, tenant = await self._caller(request)
         require_scope(principal, SEARCH_MANAGE)
         await self._entity_type(request)
 
         async with self._creating[tenant]:
-            book = await self._view.caught_up(self._timeout_s)
+            # Synced: a job another process created or ended just now counts.
+            book = await self._view.synced(self._timeout_s)
             active = book.active(tenant)
             if active is not None:
                 return _job_response(tenant, active, 200)
@@ -73,7 +82,7 @@ class JobsEndpoint:
     async def listing(self, request: Request) -> Response:
         principal, tenant = await self._caller(request)
         require_reader(principal)
-        number = _page_parameter(request, "pageNumber", 1, None)
+        number = _page_parameter(request, "pageNumber", 1, MAX_PAGE_NUMBER)
         size = _page_parameter(request, "pageSize", PAGE_SIZE, MAX_PAGE_SIZE)
 
         jobs = (await self._view.caught_up(self._timeout_s)).of(tenant)
@@ -87,7 +96,7 @@ class JobsEndpoint:
         require_reader(principal)
 
         book = await self._view.caught_up(self._timeout_s)
-        job = book.get(tenant, request.path_params["job_id"])
+        job = book.get(tenant, request.path_params["id"])
         if job is None:
             raise ApiError(404, "Resource not found", ["No reindex job with this id"])
         return JSONResponse(job.to_json())
@@ -124,14 +133,14 @@ def _job_response(tenant: str, job: Job, status: int) -> Response:
     return JSONResponse(job.to_json(), status_code=status, headers=headers)
 
 
-def _page_parameter(
-    request: Request, name: str, default: int, maximum: int | None
-) -> int:
+def _page_parameter(request: Request, name: str, default: int, maximum: int) -> int:
     text = request.query_params.get(name)
     if text is None:
         return default
-    value = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
-    if value < 1 or (maximum is not None and value > maximum):
-        bound = f" to {maximum}" if maximum is not None else ""
-        raise ApiError(400, BAD_REQUEST, [f"{name} must be an integer from 1{bound}"])
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(maximum))
+    value = int(text) if digits else 0
+    if not 1 <= value <= maximum:
+        raise ApiError(
+            400, BAD_REQUEST, [f"{name} must be an integer from 1 to {maximum}"]
+        )
     return value

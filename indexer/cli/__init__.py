@@ -12,7 +12,16 @@ from indexer.errors import IndexerError
 from indexer.logs import configure
 
 # Each module has ``register(subparsers)`` and sets ``func`` on its parsers.
-COMMANDS = ("stack", "api", "clients", "worker", "products", "reindex", "demo")
+COMMANDS = (
+    "stack",
+    "api",
+    "clients",
+    "worker",
+    "products",
+    "reindex",
+    "status",
+    "demo",
+)
 
 log = logging.getLogger(__name__)
 

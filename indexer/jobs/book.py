@@ -6,6 +6,10 @@ event that names it (a command that joined a running build is named from the
 next progress event on), and ``SUCCESS`` or ``FAILURE`` for good at the
 outcome. Events may be read before the command they name, when the two topics
 are replayed side by side; they wait for it.
+
+Counts are changelog records, as ``ReindexProgress`` gives them: ``expected``
+is what the build's rewinds read (every partition, every tenant), ``processed``
+what they read so far, all of it once the build succeeded.
 """
 
 from __future__ import annotations
@@ -85,8 +89,8 @@ class JobBook:
         job = Job(
             id=command.command_id,
             tenant=command.tenant,
-            created_at=command.requested_at,
-            modified_at=command.requested_at,
+            created_at=_aware(command.requested_at),
+            modified_at=_aware(command.requested_at),
             sequence=next(self._sequence),
         )
         self._jobs[job.id] = job
@@ -115,6 +119,9 @@ class JobBook:
             jobs, key=lambda job: (job.created_at, job.sequence), reverse=True
         )
 
+    def tenants(self) -> set[str]:
+        return {job.tenant for job in self._jobs.values()}
+
     def active(self, tenant: str, entity_type: str = ENTITY_TYPE) -> Job | None:
         """The newest job of the tenant still pending or in progress."""
         for job in self.of(tenant):
@@ -128,17 +135,19 @@ class JobBook:
         if isinstance(event, ReindexStarted):
             job.status, job.generation = JobStatus.IN_PROGRESS, event.generation
             job.processed = job.expected = 0
-            job.modified_at = event.started_at
+            job.modified_at = _aware(event.started_at)
         elif isinstance(event, ReindexProgress):
             job.status, job.generation = JobStatus.IN_PROGRESS, event.generation
             job.processed, job.expected = event.processed, event.expected
-            job.modified_at = event.reported_at
+            job.modified_at = _aware(event.reported_at)
         elif isinstance(event, ReindexCompleted):
             self._count_from_build(job, event.generation)
-            job.status, job.modified_at = JobStatus.SUCCESS, event.completed_at
+            # Every rewind read its partitions in full, reported or not.
+            job.processed = job.expected
+            job.status, job.modified_at = JobStatus.SUCCESS, _aware(event.completed_at)
         elif isinstance(event, ReindexFailed):
             job.status, job.message = JobStatus.FAILURE, event.reason
-            job.modified_at = event.failed_at
+            job.modified_at = _aware(event.failed_at)
 
     def _count_from_build(self, job: Job, generation: str) -> None:
         """A command that joined late takes the counts of the build it joined."""
@@ -146,6 +155,11 @@ class JobBook:
         if progress is not None:
             job.processed, job.expected = progress.processed, progress.expected
         job.generation = generation
+
+
+def _aware(moment: datetime) -> datetime:
+    """Other services may write times without a zone; they are taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _timestamp(moment: datetime) -> str:

@@ -6,12 +6,15 @@ from indexer.kafka.admin import (
     partition_count,
     project_topics,
 )
+from indexer.kafka.lag import PartitionLag, group_lag
 from indexer.kafka.producer import Producer
 
 __all__ = [
+    "PartitionLag",
     "Producer",
     "TopicSpec",
     "ensure_topics",
+    "group_lag",
     "partition_count",
     "project_topics",
 ]

@@ -14,6 +14,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError
 
 from indexer.errors import SearchUnavailable
+from indexer.events import is_tenant
 from indexer.search.mapping import MAPPING, index_settings, live_settings
 from indexer.settings import OpenSearchSettings
 
@@ -56,6 +57,20 @@ class Indexes:
             return None
         names = sorted(found)
         return names[-1] if names else None
+
+    async def lives(self) -> dict[str, str]:
+        """Every tenant's live generation, by tenant."""
+        prefix = f"{self._settings.index_prefix}-"
+        found = await self._client.indices.get_alias(
+            index=f"{prefix}*", params={"allow_no_indices": "true"}
+        )
+        lives = {}
+        for generation, entry in sorted(found.items()):
+            for alias in entry.get("aliases", {}):
+                tenant = alias.removeprefix(prefix)
+                if alias.startswith(prefix) and is_tenant(tenant):
+                    lives[tenant] = generation
+        return lives
 
     async def create(self, tenant: str, building: bool) -> str:
         """Create a new generation; a live one gets the alias in the same step.

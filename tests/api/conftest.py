@@ -34,10 +34,19 @@ async def commands_topic(new_topic: TopicFactory) -> str:
     return await new_topic(partitions=1)
 
 
+@pytest_asyncio.fixture
+async def events_topic(new_topic: TopicFactory) -> str:
+    return await new_topic(partitions=1)
+
+
 @pytest.fixture
-def kafka_settings(api_settings: Settings, commands_topic: str) -> Settings:
-    """Settings whose commands topic is this test's fresh topic."""
-    topics = api_settings.topics.model_copy(update={"commands": commands_topic})
+def kafka_settings(
+    api_settings: Settings, commands_topic: str, events_topic: str
+) -> Settings:
+    """Settings whose commands and events topics are this test's fresh topics."""
+    topics = api_settings.topics.model_copy(
+        update={"commands": commands_topic, "events": events_topic}
+    )
     return api_settings.model_copy(update={"topics": topics})
 
 

@@ -124,6 +124,28 @@ class Api:
             f"/indexing/{tenant}/reindex", headers=headers, **kwargs
         )
 
+    async def create_job(
+        self, token: str, tenant: str = "acme", entity_type: str = "PRODUCT"
+    ) -> httpx.Response:
+        return await self.client.post(
+            f"/indexing/{tenant}/reindex-jobs",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"entityType": entity_type},
+        )
+
+    async def jobs(
+        self, token: str, tenant: str = "acme", **params: int | str
+    ) -> httpx.Response:
+        return await self.client.get(
+            f"/indexing/{tenant}/reindex-jobs",
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+        )
+
+    async def job(self, token: str, path: str) -> httpx.Response:
+        """The job at ``path``, as a ``Location`` header names it."""
+        return await self.client.get(path, headers={"Authorization": f"Bearer {token}"})
+
 
 def with_auth(settings: Settings, **changes: Any) -> Settings:
     """``settings`` with auth settings changed, validated as at startup."""

@@ -66,3 +66,35 @@ async def test_service_additions_are_documented(api: Api) -> None:
     assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
     [tenant] = served["paths"][SEED_PATH]["parameters"]
     assert tenant["schema"]["pattern"] == "^[a-z][a-z0-9]+$"
+
+
+async def test_job_endpoints_are_documented(api: Api) -> None:
+    served = await _served(api)
+
+    jobs = served["paths"]["/indexing/{tenant}/reindex-jobs"]
+    job = served["paths"]["/indexing/{tenant}/reindex-jobs/{id}"]
+    assert set(jobs["post"]["responses"]) == {
+        "200",
+        "201",
+        "400",
+        "401",
+        "403",
+        "413",
+        "503",
+    }
+    assert set(jobs["get"]["responses"]) == {"200", "400", "401", "403", "503"}
+    assert set(job["get"]["responses"]) == {"200", "400", "401", "403", "404", "503"}
+    readers = [
+        {"OAuth2": ["indexing.search_view"]},
+        {"OAuth2": ["indexing.search_manage"]},
+    ]
+    assert jobs["get"]["security"] == job["get"]["security"] == readers
+    schema = served["components"]["schemas"]["reindexJob"]
+    assert schema["properties"]["status"]["enum"] == [
+        "PENDING",
+        "IN_PROGRESS",
+        "SUCCESS",
+        "FAILURE",
+    ]
+    size = served["components"]["parameters"]["pageSize"]["schema"]
+    assert (size["default"], size["maximum"]) == (60, 2000)

@@ -13,10 +13,12 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 import pytest
 from aiokafka.errors import OutOfOrderSequenceNumber
 
 from indexer.api import CommandPublisher
+from indexer.events import ReindexRequested
 from indexer.kafka import Producer
 from indexer.settings import KafkaSettings, Settings
 from tests.api.support import commands_in, read_topic, running_api
@@ -188,3 +190,43 @@ async def test_a_dead_producer_is_replaced(kafka_settings: Settings) -> None:
     assert [type(producer) for producer in made] == [SenderDiesAtStart, Producer]
     records = await read_topic(kafka_settings, kafka_settings.topics.commands)
     assert len(commands_in(records)) == 2
+
+
+async def test_jobs_answer_503_until_kafka_is_back(kafka_settings: Settings) -> None:
+    port = _closed_port()
+    settings = _pointed_at(kafka_settings, port)
+    earlier = ReindexRequested(tenant="acme", requested_by="catalog-service")
+    async with Producer(kafka_settings.kafka, "tests") as producer:
+        topic = kafka_settings.topics.commands
+        await producer.send(topic, earlier.to_bytes(), key=b"acme")
+
+    async with running_api(settings) as api:
+        api.register("billing")
+        token = await api.token("billing")
+        listed_down = await api.jobs(token)
+        created_down = await api.create_job(token)
+        async with _server(port, _proxy_to(kafka_settings.kafka.bootstrap_servers)):
+            listed_back = await _first_answer(lambda: api.jobs(token))
+            created_back = await api.create_job(token)
+
+    for response in (listed_down, created_down):
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["details"] == [
+            "The jobs are still being read from Kafka; retry later"
+        ]
+    assert [job["id"] for job in listed_back.json()] == [earlier.command_id]
+    assert created_back.status_code == 200
+    assert created_back.json()["id"] == earlier.command_id
+    records = await read_topic(kafka_settings, kafka_settings.topics.commands)
+    assert [c.command_id for c in commands_in(records)] == [earlier.command_id]
+
+
+async def _first_answer(
+    call: Callable[[], Awaitable[httpx.Response]], timeout_s: float = 30.0
+) -> httpx.Response:
+    """The first response of ``call`` that is not a 503."""
+    deadline = time.monotonic() + timeout_s
+    while (response := await call()).status_code == 503:
+        assert time.monotonic() < deadline, "the jobs were never read"
+    return response
