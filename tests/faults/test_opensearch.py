@@ -85,6 +85,7 @@ async def test_opensearch_cut_while_indexing(
     await world.publish("decathlon", catalog("decathlon", 1000))
     indexed = await world.wait_for("decathlon", world.oracle.of("decathlon"))
     assert indexed == world.oracle.of("decathlon")
+    await _assert_all_committed(kafka_admin, world)
     ends = await end_offsets(world)
 
     await search_proxy.cut(mode)
