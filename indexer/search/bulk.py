@@ -75,6 +75,10 @@ TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 # that much faster (_index, _id, _version, _shards, _seq_no are never read).
 # https://opensearch.org/docs/latest/api-reference/common-parameters/
 BULK_FILTER = "items.*.status,items.*.result,items.*.error"
+# A write block (``index.blocks.write``, a closed or read-only index) answers
+# 403: the operator lifts it and the writes go through, so they wait for it.
+# https://opensearch.org/docs/latest/api-reference/index-apis/blocks/
+BLOCKED = "cluster_block_exception"
 RECHECKS = 3
 RECHECK_PAUSE_S = 0.25
 
@@ -177,10 +181,10 @@ class BulkWriter:
         if status == 404 and action == "delete" and "error" not in answer:
             results[position] = Result(Outcome.NOT_FOUND)
             return True
-        if status in TRANSIENT_STATUS:
-            return False
         error = answer.get("error") or {}
         kind = str(error.get("type", "")) if isinstance(error, dict) else ""
+        if status in TRANSIENT_STATUS or kind == BLOCKED:
+            return False
         if status == 409:
             results[position] = Result(Outcome.STALE, kind)
             return True
@@ -239,7 +243,9 @@ def _transient(exc: Exception) -> bool:
     if isinstance(exc, SearchConnectionError):
         return True
     status = getattr(exc, "status_code", None)
-    return isinstance(status, int) and status in TRANSIENT_STATUS
+    return (isinstance(status, int) and status in TRANSIENT_STATUS) or (
+        getattr(exc, "error", None) == BLOCKED
+    )
 
 
 def _describe(exc: Exception) -> str:

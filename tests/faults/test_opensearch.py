@@ -175,15 +175,7 @@ async def test_429s_whole_and_per_item_delay_but_lose_nothing(
 
 BLOCKS = [
     pytest.param("read_only_allow_delete", id="flood-stage-block"),
-    pytest.param(
-        "write",
-        id="write-block",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="a write block's 403 cluster_block_exception is taken for a "
-            "mapping error: the changes are dead-lettered and never indexed",
-        ),
-    ),
+    pytest.param("write", id="write-block"),
 ]
 
 
