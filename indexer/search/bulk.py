@@ -104,9 +104,19 @@ class BulkWriter:
         return [result or Result(Outcome.REJECTED, "no result") for result in results]
 
     def _chunks(self, operations: Sequence[Operation]) -> list[list[int]]:
+        return [
+            chunk
+            for positions in _rounds(operations)
+            for chunk in self._by_bytes(operations, positions)
+        ]
+
+    def _by_bytes(
+        self, operations: Sequence[Operation], positions: list[int]
+    ) -> list[list[int]]:
         chunks: list[list[int]] = [[]]
         size = 0
-        for position, operation in enumerate(operations):
+        for position in positions:
+            operation = operations[position]
             length = len(operation.source or b"") + 200
             if chunks[-1] and size + length > self._max_bytes:
                 chunks.append([])
@@ -237,6 +247,26 @@ class BulkWriter:
         for position in missing:
             results[position] = None
         return missing
+
+
+def _rounds(operations: Sequence[Operation]) -> list[list[int]]:
+    """Positions in rounds: the n-th write of a document goes in round n.
+
+    A chunk is settled item by item, and a failed item is sent again after the
+    others: with two writes of one document in a chunk, an upsert retried after
+    its delete, or re-checked once that delete made it vanish, would bring the
+    document back. One write per document per chunk keeps the log's order.
+    """
+    rounds: list[list[int]] = []
+    writes: dict[tuple[str, str], int] = {}
+    for position, operation in enumerate(operations):
+        key = (operation.index, operation.doc_id)
+        number = writes.get(key, 0)
+        writes[key] = number + 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(position)
+    return rounds
 
 
 def _transient(exc: Exception) -> bool:

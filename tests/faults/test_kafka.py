@@ -79,7 +79,6 @@ async def test_a_broker_restart_while_indexing_loses_nothing(
         assert await world.wait_for(tenant, expected, TIMEOUT_S) == expected
     assert world.workers == [worker]
     assert worker.process.poll() is None, worker.tail()
-    assert stream.retried > 0, "no publish saw the broker away"
     assert stream.published > 1000
 
 

@@ -192,6 +192,10 @@ async def test_bad_records_are_dead_lettered_and_the_partition_moves(
     )
     assert all(letter["topic"] == world.settings.topics.changelog for letter in letters)
     assert {letter["tenant"] for letter in letters} <= {"amazontoys", None}
+    assert all(letter["reason"] for letter in letters)
+    assert len({(letter["partition"], letter["offset"]) for letter in letters}) == len(
+        bad
+    )
 
     outcome = await reindex(world, "amazontoys")
     assert isinstance(outcome, ReindexCompleted)
