@@ -20,6 +20,7 @@ from tests.faults.support import (
     AliasWatch,
     ChangeStream,
     catalog,
+    log_count,
     reindex,
 )
 from tests.world import World
@@ -115,3 +116,5 @@ async def test_reindexes_during_a_stream_lose_no_update_at_the_swap(
     assert len(watch.generations) >= 3, watch.generations
     assert stream.published > 10_000, stream.published
     assert worker.process.poll() is None, worker.tail()
+    # Each build verified at its first attempt, writes going on all along.
+    assert log_count(worker, "did not verify") == 0, worker.tail()
