@@ -98,8 +98,12 @@ async def test_a_replayed_command_runs_once(world: World) -> None:
 
     assert isinstance(first, ReindexCompleted)
     assert late == []
-    served = [e for e in await world.events() if command.command_id in e["commandIds"]]
-    assert [e["type"] for e in served] == ["ReindexStarted", "ReindexCompleted"]
+    served = [
+        e["type"]
+        for e in await world.events()
+        if command.command_id in e["commandIds"] and e["type"] != "ReindexProgress"
+    ]
+    assert served == ["ReindexStarted", "ReindexCompleted"]
 
 
 async def test_commands_during_a_build_are_coalesced_into_it(world: World) -> None:
