@@ -118,3 +118,28 @@ async def test_reindexes_during_a_stream_lose_no_update_at_the_swap(
     assert worker.process.poll() is None, worker.tail()
     # Each build verified at its first attempt, writes going on all along.
     assert log_count(worker, "did not verify") == 0, worker.tail()
+
+
+async def test_a_reindex_by_two_workers_during_a_stream(world: World) -> None:
+    tenants = ["amazontoys", "decathlon"]
+    for tenant in tenants:
+        await world.publish(tenant, catalog(tenant, 2000))
+    workers = [world.start_worker(), world.start_worker()]
+    await world.wait_for_assignment()
+    for tenant in tenants:
+        expected = world.oracle.of(tenant)
+        assert await world.wait_for(tenant, expected, TIMEOUT_S) == expected
+    stream = ChangeStream(world, tenants, per_round=100, pause_s=0.05)
+
+    publishing = asyncio.create_task(stream.run(duration_s=25))
+    await asyncio.sleep(5)
+    outcome = await reindex(world, "amazontoys")
+    await publishing
+
+    assert isinstance(outcome, ReindexCompleted), outcome
+    for tenant in tenants:
+        expected = world.oracle.of(tenant)
+        assert await world.wait_for(tenant, expected, TIMEOUT_S) == expected
+    for worker in workers:
+        assert worker.process.poll() is None, worker.tail()
+        assert log_count(worker, "did not verify") == 0, worker.tail()
