@@ -184,6 +184,7 @@ async def world(
                 "builds": env["INDEXER_TOPICS__BUILDS"],
             },
             "opensearch": {**settings.opensearch.model_dump(), "index_prefix": name},
+            "worker": {**settings.worker.model_dump(), "app_id": f"{name}-worker"},
         }
     )
     specs = project_topics(isolated)

@@ -4,10 +4,6 @@ Only the items that failed for a transient reason (429, 5xx, a lost
 connection) are sent again, with capped exponential backoff; mapping and parse
 errors come back as rejections for the dead-letter topic; a version conflict
 means a newer state is already there and counts as success.
-
-A document named twice in one batch is written in waves: its second operation
-goes only once its first has its outcome. A retry of the first after the
-second (a delete) would otherwise bring back what the second removed.
 """
 
 from __future__ import annotations
@@ -79,6 +75,10 @@ TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 # that much faster (_index, _id, _version, _shards, _seq_no are never read).
 # https://opensearch.org/docs/latest/api-reference/common-parameters/
 BULK_FILTER = "items.*.status,items.*.result,items.*.error"
+# A write block (``index.blocks.write``, a closed or read-only index) answers
+# 403: the operator lifts it and the writes go through, so they wait for it.
+# https://opensearch.org/docs/latest/api-reference/index-apis/blocks/
+BLOCKED = "cluster_block_exception"
 RECHECKS = 3
 RECHECK_PAUSE_S = 0.25
 
@@ -99,12 +99,18 @@ class BulkWriter:
 
     async def write(self, operations: Sequence[Operation]) -> list[Result]:
         results: list[Result | None] = [None] * len(operations)
-        for wave in _waves(operations):
-            for chunk in self._chunks(operations, wave):
-                await self._write_chunk(operations, chunk, results)
+        for chunk in self._chunks(operations):
+            await self._write_chunk(operations, chunk, results)
         return [result or Result(Outcome.REJECTED, "no result") for result in results]
 
-    def _chunks(
+    def _chunks(self, operations: Sequence[Operation]) -> list[list[int]]:
+        return [
+            chunk
+            for positions in _rounds(operations)
+            for chunk in self._by_bytes(operations, positions)
+        ]
+
+    def _by_bytes(
         self, operations: Sequence[Operation], positions: list[int]
     ) -> list[list[int]]:
         chunks: list[list[int]] = [[]]
@@ -185,10 +191,10 @@ class BulkWriter:
         if status == 404 and action == "delete" and "error" not in answer:
             results[position] = Result(Outcome.NOT_FOUND)
             return True
-        if status in TRANSIENT_STATUS:
-            return False
         error = answer.get("error") or {}
         kind = str(error.get("type", "")) if isinstance(error, dict) else ""
+        if status in TRANSIENT_STATUS or kind == BLOCKED:
+            return False
         if status == 409:
             results[position] = Result(Outcome.STALE, kind)
             return True
@@ -243,25 +249,33 @@ class BulkWriter:
         return missing
 
 
-def _waves(operations: Sequence[Operation]) -> list[list[int]]:
-    """Positions in batch order, split so that no document is in a wave twice."""
-    seen: dict[tuple[str, str], int] = {}
-    waves: list[list[int]] = []
+def _rounds(operations: Sequence[Operation]) -> list[list[int]]:
+    """Positions in rounds: the n-th write of a document goes in round n.
+
+    A chunk is settled item by item, and a failed item is sent again after the
+    others: with two writes of one document in a chunk, an upsert retried after
+    its delete, or re-checked once that delete made it vanish, would bring the
+    document back. One write per document per chunk keeps the log's order.
+    """
+    rounds: list[list[int]] = []
+    writes: dict[tuple[str, str], int] = {}
     for position, operation in enumerate(operations):
         key = (operation.index, operation.doc_id)
-        wave = seen.get(key, -1) + 1
-        seen[key] = wave
-        if wave == len(waves):
-            waves.append([])
-        waves[wave].append(position)
-    return waves
+        number = writes.get(key, 0)
+        writes[key] = number + 1
+        if number == len(rounds):
+            rounds.append([])
+        rounds[number].append(position)
+    return rounds
 
 
 def _transient(exc: Exception) -> bool:
     if isinstance(exc, SearchConnectionError):
         return True
     status = getattr(exc, "status_code", None)
-    return isinstance(status, int) and status in TRANSIENT_STATUS
+    return (isinstance(status, int) and status in TRANSIENT_STATUS) or (
+        getattr(exc, "error", None) == BLOCKED
+    )
 
 
 def _describe(exc: Exception) -> str:

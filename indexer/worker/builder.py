@@ -40,11 +40,15 @@ from indexer.worker.state import SERVED_IDS_KEPT, Build, Served, Tally
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 1.0
-VERIFY_ATTEMPTS = 10
-VERIFY_PAUSE_S = 1.0
+VERIFY_ATTEMPTS = 30
+VERIFY_PAUSE_S = 0.3
 
 
 def _ignore(event: Model) -> None:
+    return None
+
+
+def _no_tally(generation: str, partition: int, attempt: int) -> Tally | None:
     return None
 
 
@@ -61,6 +65,9 @@ class Builder:
     build_timeout_s: float = 3600.0
     # Called with every event once Kafka acknowledged it.
     published: Callable[[Model], None] = _ignore
+    # This worker's live writes to a build's generation from one partition,
+    # acknowledged but perhaps not yet on the state topic.
+    live_tally: Callable[[str, int, int], Tally | None] = _no_tally
     reported: dict[str, float] = field(default_factory=dict)
     max_attempts: int = 3
     rewinds: dict[tuple[str, int], asyncio.Task[None]] = field(default_factory=dict)
@@ -327,16 +334,17 @@ class Builder:
 
     async def _verify(self, build: Build) -> Tally:
         """The generation holds what the rewinds and the live writes put in."""
-        for attempt in range(VERIFY_ATTEMPTS):
-            if attempt:
-                # Reports of other workers' live writes reach the registry late.
-                await asyncio.sleep(VERIFY_PAUSE_S)
+        # Live writes go on during a stream of changes: the count must match
+        # tallies that did not move while it was taken, so the window is only
+        # the refresh and the count, and a moving one is tried again.
+        for _attempt in range(VERIFY_ATTEMPTS):
             before = self._tally(build)
             await self.indexes.refresh(build.generation)
             count = await self.indexes.count(build.generation)
             after = self._tally(build)
             if before == after and count == after.documents:
                 return after
+            await asyncio.sleep(VERIFY_PAUSE_S)
         parts = {
             p: (r.rewind.documents, r.live.documents)
             for p, r in sorted(self.registry.reports_of(build).items())
@@ -348,8 +356,12 @@ class Builder:
 
     def _tally(self, build: Build) -> Tally:
         total = Tally()
-        for report in self.registry.reports_of(build).values():
-            total = total.plus(report.rewind).plus(report.live)
+        owned = self.changelog_partitions()
+        for partition, report in self.registry.reports_of(build).items():
+            local = None
+            if partition in owned:
+                local = self.live_tally(build.generation, partition, build.attempt)
+            total = total.plus(report.rewind).plus(local or report.live)
         return total
 
     async def _retry(self, build: Build, reason: str) -> None:

@@ -44,7 +44,8 @@ class Runtime:
     changelog_partitions: Callable[[], set[int]]
     command_partitions: Callable[[], set[int]]
     started: asyncio.Event = field(default_factory=asyncio.Event)
-    live_tallies: dict[tuple[str, int], Tally] = field(default_factory=dict)
+    # (generation, partition, attempt) -> live writes to a build, as acknowledged.
+    live_tallies: dict[tuple[str, int, int], Tally] = field(default_factory=dict)
     _known_tenants: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -79,6 +80,7 @@ class Runtime:
             events_topic=self.settings.topics.events,
             changelog_partitions=self.changelog_partitions,
             command_partitions=self.command_partitions,
+            live_tally=self._live_tally,
         )
 
     async def start(self) -> None:
@@ -158,6 +160,12 @@ class Runtime:
             targets.append(Target(build.generation, is_alias=False))
         return targets
 
+    def _live_tally(
+        self, generation: str, partition: int, attempt: int
+    ) -> Tally | None:
+        """This worker's live writes to a build, fresher than the state topic's."""
+        return self.live_tallies.get((generation, partition, attempt))
+
     def _count_live(self, written: Written) -> None:
         generations = {b.generation: b for b in self.registry.builds.values()}
         for (index, partition), tally in written.tallies.items():
@@ -166,15 +174,16 @@ class Runtime:
                 continue
             report = self.registry.reports_of(build).get(partition)
             base = report.live if report is not None else Tally()
-            key = (index, partition)
+            # A build attempted again may reuse its generation's name.
+            key = (index, partition, build.attempt)
             self.live_tallies[key] = self.live_tallies.get(key, base).plus(tally)
 
     async def _publish_live_tallies(self) -> None:
         generations = {b.generation: b for b in self.registry.builds.values()}
-        for (index, partition), tally in list(self.live_tallies.items()):
+        for (index, partition, attempt), tally in list(self.live_tallies.items()):
             build = generations.get(index)
-            if build is None:
-                del self.live_tallies[(index, partition)]
+            if build is None or build.attempt != attempt:
+                del self.live_tallies[(index, partition, attempt)]
                 continue
             report = self.registry.reports_of(build).get(partition)
             if report is not None and report.live != tally:

@@ -152,6 +152,7 @@ async def private_world(
             **base.model_dump(),
             "topics": {**base.topics.model_dump(), **topics},
             "opensearch": {**base.opensearch.model_dump(), "index_prefix": name},
+            "worker": {**base.worker.model_dump(), "app_id": f"{name}-worker"},
         }
     )
     await ensure_topics(isolated, project_topics(isolated))

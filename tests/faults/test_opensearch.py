@@ -85,6 +85,7 @@ async def test_opensearch_cut_while_indexing(
     await world.publish("decathlon", catalog("decathlon", 1000))
     indexed = await world.wait_for("decathlon", world.oracle.of("decathlon"))
     assert indexed == world.oracle.of("decathlon")
+    await _assert_all_committed(kafka_admin, world)
     ends = await end_offsets(world)
 
     await search_proxy.cut(mode)
@@ -174,15 +175,7 @@ async def test_429s_whole_and_per_item_delay_but_lose_nothing(
 
 BLOCKS = [
     pytest.param("read_only_allow_delete", id="flood-stage-block"),
-    pytest.param(
-        "write",
-        id="write-block",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="a write block's 403 cluster_block_exception is taken for a "
-            "mapping error: the changes are dead-lettered and never indexed",
-        ),
-    ),
+    pytest.param("write", id="write-block"),
 ]
 
 

@@ -11,6 +11,7 @@ from opensearchpy import AsyncOpenSearch
 from indexer.search import Backoff, BulkWriter, Indexes, Operation, Outcome
 from indexer.settings import Settings
 from tests.conftest import IndexFactory
+from tests.faults.proxies import ThrottlingProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -219,3 +220,46 @@ async def test_a_bootstrap_never_adopts_a_generation_being_built(
 
     assert live != building
     assert await indexes.live("acme") == live
+
+
+async def _exists(opensearch: AsyncOpenSearch, index: str, doc_id: str) -> bool:
+    await opensearch.indices.refresh(index=index)
+    return bool(await opensearch.exists(index=index, id=doc_id))
+
+
+async def test_a_stale_upsert_before_a_delete_never_brings_the_document_back(
+    new_index: IndexFactory,
+    opensearch: AsyncOpenSearch,
+    settings: Settings,
+    writer: BulkWriter,
+) -> None:
+    """A redelivered old upsert, then the delete that followed it, in one batch."""
+    _, index = await fresh_generation(new_index, opensearch, settings)
+    await writer.write([Operation(index, "a", doc("a", 3), 3)])
+
+    await writer.write(
+        [Operation(index, "a", doc("a", 2), 2), Operation(index, "a", None, 0)]
+    )
+
+    assert not await _exists(opensearch, index, "a")
+
+
+async def test_an_item_retried_after_429_keeps_its_place_before_a_delete(
+    new_index: IndexFactory, opensearch: AsyncOpenSearch, settings: Settings
+) -> None:
+    _, index = await fresh_generation(new_index, opensearch, settings)
+    proxy = ThrottlingProxy(settings.opensearch.url)
+    client = AsyncOpenSearch(hosts=[proxy.url])
+    try:
+        proxy.set("items")  # the first item of each bulk gets a 429
+        writer = BulkWriter(client, 1_000_000, lambda: Backoff(0.05, 0.2))
+        results = await writer.write(
+            [Operation(index, "a", doc("a", 1), 1), Operation(index, "a", None, 0)]
+        )
+    finally:
+        await client.close()
+        proxy.close()
+
+    assert proxy.stats.rejected_items > 0
+    assert [r.outcome for r in results] == [Outcome.CREATED, Outcome.DELETED]
+    assert not await _exists(opensearch, index, "a")

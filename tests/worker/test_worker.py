@@ -119,52 +119,92 @@ async def test_commands_during_a_build_are_coalesced_into_it(world: World) -> No
     assert outcome.documents == 3000
 
 
+# A worker's bulk byte limit small enough for a too-large document to fit Kafka.
+BATCH_BYTES = 200_000
+
+
+def _bad_records() -> list[tuple[bytes | None, bytes | None, str]]:
+    """Records of tenant amazontoys that no worker can index, and why."""
+
+    def value(document: dict[str, Any]) -> bytes:
+        return json.dumps(document).encode()
+
+    deep = b"[" * 5000 + b"]" * 5000
+    languages = {f"l{n:04d}": "word" for n in range(2500)}
+    return [
+        (b"amazontoys/x1", b"{not json", "invalid_json"),
+        (b"amazontoys/x2", b"\xff\xfe", "invalid_utf8"),
+        (b"amazontoys/x3", value({"name": {"en": "no id"}}), "missing_id"),
+        (b"amazontoys/x4", value({"id": ""}), "missing_id"),
+        (b"amazontoys/", value({"id": ""}), "missing_id"),
+        (b"amazontoys/x5", value({"id": "x5", "tenant": "other"}), "tenant_mismatch"),
+        (b"amazontoys/x6", value({"id": "x6", "published": "maybe"}), "mapping"),
+        (b"amazontoys/x7", value({"id": "x7", "name": 42}), "mapping"),
+        (
+            b"amazontoys/x8",
+            value({"id": "x8", "metadata": {"version": "3"}}),
+            "invalid_version",
+        ),
+        (b"amazontoys/x9", value({"id": "x9", "pad": "y" * BATCH_BYTES}), "too_large"),
+        (b"amazontoys/x10", value({"id": "x10", "name": languages}), "mapping"),
+        (b"amazontoys/x11", b'{"id": "x11", "deep": ' + deep + b"}", "invalid_json"),
+        (b"no-tenant-key", value({"id": "x12"}), "invalid_key"),
+    ]
+
+
 async def test_bad_records_are_dead_lettered_and_the_partition_moves(
     world: World,
 ) -> None:
-    world.start_worker()
+    world.start_worker(INDEXER_WORKER__BATCH_BYTES=str(BATCH_BYTES))
     good = catalog("amazontoys", 200)
-    bad: list[tuple[bytes | None, bytes | None, str]] = [
-        (b"amazontoys/x1", b"{not json", "invalid_json"),
-        (b"amazontoys/x2", b"\xff\xfe", "invalid_utf8"),
-        (
-            b"amazontoys/x3",
-            json.dumps({"name": {"en": "no id"}}).encode(),
-            "missing_id",
-        ),
-        (
-            b"amazontoys/x4",
-            json.dumps({"id": "x4", "tenant": "other"}).encode(),
-            "tenant_mismatch",
-        ),
-        (
-            b"amazontoys/x5",
-            json.dumps({"id": "x5", "published": "maybe"}).encode(),
-            "mapping",
-        ),
-        (b"no-tenant-key", json.dumps({"id": "x6"}).encode(), "invalid_key"),
-    ]
+    others = catalog("decathlon", 300)
+    bad = _bad_records()
+    mixins = {f"attribute{n:05d}": n for n in range(5000)}
+    await world.publish("decathlon", others)
     await world.publish("amazontoys", good[:100])
     for key, value, _ in bad:
         await world.send_raw(key, value)
+    # The same keys again, valid: each partition moved past its bad records.
+    await world.publish(
+        "amazontoys", [_fixed(key) for key, *_ in bad if key and key.partition(b"/")[2]]
+    )
+    await world.publish("amazontoys", [{**good[0], "id": "many", "mixins": mixins}])
+    await world.delete("amazontoys", ["never-seen"])
     await world.publish("amazontoys", good[100:])
 
-    indexed = await world.wait_for(
-        "amazontoys", world.oracle.of("amazontoys"), TIMEOUT_S
-    )
-    assert indexed == world.oracle.of("amazontoys")
+    expected = world.oracle.of("amazontoys")
+    indexed = await world.wait_for("amazontoys", expected, TIMEOUT_S)
+    assert indexed == expected
+    assert indexed["many"]["mixins"] == mixins
+    assert await world.wait_for("decathlon", world.oracle.of("decathlon")) == {
+        d["id"]: d for d in others
+    }
     letters = await _dead_letters(world, len(bad))
     assert sorted(letter["code"] for letter in letters) == sorted(c for *_, c in bad)
     by_code = {letter["code"]: letter for letter in letters}
     assert by_code["invalid_utf8"]["value"] == "//4="  # the original bytes, base64
-    assert by_code["mapping"]["reason"].startswith("mapper_parsing_exception")
+    assert by_code["mapping"]["reason"].startswith(
+        ("mapper_parsing_exception", "illegal_argument_exception")
+    )
     assert all(letter["topic"] == world.settings.topics.changelog for letter in letters)
+    assert {letter["tenant"] for letter in letters} <= {"amazontoys", None}
+    assert all(letter["reason"] for letter in letters)
+    assert len({(letter["partition"], letter["offset"]) for letter in letters}) == len(
+        bad
+    )
 
     outcome = await reindex(world, "amazontoys")
     assert isinstance(outcome, ReindexCompleted)
     assert outcome.rejected == len(bad) - 1  # the key without a tenant is no one's
-    assert outcome.documents == len(good)
+    assert outcome.documents == len(expected)
+    assert await world.documents("amazontoys") == expected
+    await asyncio.sleep(2)
     assert len(await _dead_letters(world, len(bad))) == len(bad)
+
+
+def _fixed(key: bytes) -> dict[str, Any]:
+    product_id = key.decode().partition("/")[2]
+    return {"id": product_id, "name": {"en": "fixed"}, "metadata": {"version": 9}}
 
 
 async def _dead_letters(world: World, expected: int) -> list[dict[str, Any]]:
