@@ -77,7 +77,7 @@ class LoopThread:
 Mode = Literal["open", "refuse", "hang"]
 
 
-@dataclass
+@dataclass(eq=False)  # kept in a set: hashed by identity
 class Link:
     client: asyncio.StreamWriter
     upstream: asyncio.StreamWriter | None = None
