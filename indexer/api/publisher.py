@@ -130,7 +130,9 @@ class CommandPublisher:
         finally:
             self._starting = None
         self._producer = producer
-        log.info("producer started for topic %s", self._topic)
+        log.info(
+            "producer started for topic %s", self._topic, extra={"topic": self._topic}
+        )
         return producer
 
 

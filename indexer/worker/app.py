@@ -87,6 +87,10 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+        log.info(
+            "revoked partitions %s",
+            sorted((tp.topic, tp.partition) for tp in revoked),
+        )
         runtime.revoked(
             {tp.partition for tp in revoked if tp.topic == topics.changelog}
         )

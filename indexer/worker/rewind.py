@@ -66,6 +66,7 @@ class Rewinder:
                 "tenant": build.tenant,
                 "topic": self.topic,
                 "partition": partition,
+                "offset": position,
                 "index": build.generation,
             },
         )
