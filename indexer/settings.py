@@ -71,6 +71,12 @@ class ApiSettings(BaseModel):
     publish_timeout_s: Annotated[float, Field(gt=0)] = 5.0
 
 
+class HealthSettings(BaseModel):
+    """Readiness probes of the API and the worker."""
+
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
+
+
 # Asymmetric algorithms only: a symmetric one would let a public key sign tokens.
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
@@ -147,6 +153,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     stack_home: Path = Field(default_factory=lambda: cache_home() / "stack")
 
     @field_validator("stack_home")

@@ -97,7 +97,8 @@ class World:
     oracle: Oracle = field(default_factory=Oracle)
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self, **env: str) -> Worker:
+    def start_worker(self, *options: str, **env: str) -> Worker:
+        """``indexer [options] worker`` with this world's settings and ``env``."""
         log = self.folder / f"worker-{len(self.workers)}.log"
         variables = {
             **os.environ,
@@ -107,7 +108,7 @@ class World:
         }
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "indexer", "worker"],
+                [sys.executable, "-m", "indexer", *options, "worker"],
                 env=variables,
                 stdout=output,
                 stderr=subprocess.STDOUT,

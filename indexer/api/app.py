@@ -12,6 +12,11 @@ from starlette.routing import Route
 from indexer.api.errors import HANDLERS, CatchAll
 from indexer.api.jobs import JobsEndpoint
 from indexer.api.openapi import OAUTH_ROUTE, OpenApiEndpoint
+from indexer.api.operations import (
+    HealthEndpoint,
+    MetricsEndpoint,
+    RequestMetrics,
+)
 from indexer.api.publisher import CommandPublisher
 from indexer.api.reindex import ReindexEndpoint
 from indexer.api.token import TokenEndpoint
@@ -22,7 +27,9 @@ from indexer.auth import (
     load_or_create,
     verifier_for,
 )
+from indexer.health import Probe
 from indexer.jobs import JobView
+from indexer.metrics import ApiMetrics
 from indexer.settings import Settings
 
 Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
@@ -34,8 +41,11 @@ def create_app(
     """The API app; ``publisher`` replaces the Kafka one, for tests."""
     auth = settings.auth
     key = None if auth.external else load_or_create(auth.signing_key_file)
-    publisher = publisher if publisher is not None else CommandPublisher(settings)
+    metrics = ApiMetrics()
+    if publisher is None:
+        publisher = CommandPublisher(settings, metrics=metrics)
     jobs = JobView(settings)
+    probe = Probe(settings)
     limit = settings.api.body_limit_bytes
 
     verifier = verifier_for(auth, key)
@@ -45,16 +55,29 @@ def create_app(
         Route("/indexing/{tenant}/reindex", reindex.handle, methods=["POST"]),
         *_job_routes(JobsEndpoint(verifier, publisher, jobs, limit, timeout_s)),
         Route("/openapi.json", OpenApiEndpoint(auth.external).handle, methods=["GET"]),
+        *_operations_routes(probe, metrics),
     ]
     if key is not None:
         routes.append(_token_route(settings, key))
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(CatchAll)],
+        middleware=[
+            Middleware(RequestMetrics, metrics=metrics, routes=routes),
+            Middleware(CatchAll),
+        ],
         exception_handlers=HANDLERS,
-        lifespan=_lifespan(publisher, jobs),
+        lifespan=_lifespan(publisher, jobs, probe),
     )
+
+
+def _operations_routes(probe: Probe, metrics: ApiMetrics) -> list[Route]:
+    health = HealthEndpoint(probe)
+    return [
+        Route("/health/live", health.live, methods=["GET"]),
+        Route("/health/ready", health.ready, methods=["GET"]),
+        Route("/metrics", MetricsEndpoint(metrics).handle, methods=["GET"]),
+    ]
 
 
 def _job_routes(endpoint: JobsEndpoint) -> list[Route]:
@@ -75,7 +98,7 @@ def _token_route(settings: Settings, key: SigningKey) -> Route:
     return Route(OAUTH_ROUTE, endpoint.handle, methods=["POST"])
 
 
-def _lifespan(publisher: CommandPublisher, jobs: JobView) -> Lifespan:
+def _lifespan(publisher: CommandPublisher, jobs: JobView, probe: Probe) -> Lifespan:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await publisher.start()
@@ -85,5 +108,6 @@ def _lifespan(publisher: CommandPublisher, jobs: JobView) -> Lifespan:
         finally:
             await jobs.stop()
             await publisher.stop()
+            await probe.close()
 
     return lifespan

@@ -18,6 +18,7 @@ from indexer.commands import publish_command
 from indexer.errors import KafkaUnavailable
 from indexer.events import ReindexRequested
 from indexer.kafka import Producer
+from indexer.metrics import ApiMetrics
 from indexer.settings import KafkaSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,13 @@ ProducerFactory = Callable[[KafkaSettings, str], Producer]
 
 class CommandPublisher:
     def __init__(
-        self, settings: Settings, producer_factory: ProducerFactory = Producer
+        self,
+        settings: Settings,
+        producer_factory: ProducerFactory = Producer,
+        metrics: ApiMetrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics if metrics is not None else ApiMetrics()
         self._topic = settings.topics.commands
         self._timeout_s = settings.api.publish_timeout_s
         self._new_producer = producer_factory
@@ -56,6 +61,14 @@ class CommandPublisher:
 
     async def publish(self, command: ReindexRequested) -> None:
         """Return once Kafka acknowledged ``command``; ``KafkaUnavailable`` if not."""
+        try:
+            await self._publish(command)
+        except KafkaUnavailable:
+            self._metrics.publish_failures.inc()
+            raise
+        self._metrics.commands_published.inc()
+
+    async def _publish(self, command: ReindexRequested) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_s
         producer = await self._ready(self._timeout_s)
@@ -85,9 +98,12 @@ class CommandPublisher:
             return
         self._producer = None
         log.warning(
-            "discarding the producer after %s: %s; the next request starts another",
+            "discarding the producer of %s after %s: %s; the next request starts "
+            "another",
+            self._topic,
             type(error.__cause__).__name__,
             error,
+            extra={"topic": self._topic},
         )
         task = asyncio.create_task(producer.stop())
         self._stopping.add(task)
@@ -114,7 +130,9 @@ class CommandPublisher:
         finally:
             self._starting = None
         self._producer = producer
-        log.info("producer started for topic %s", self._topic)
+        log.info(
+            "producer started for topic %s", self._topic, extra={"topic": self._topic}
+        )
         return producer
 
 

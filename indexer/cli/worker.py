@@ -34,5 +34,8 @@ def run(args: argparse.Namespace) -> int:
     worker = Worker(
         app, loglevel=args.log_level.lower(), quiet=True, override_logging=False
     )
+    # faust's start-up spinner writes terminal codes into the log stream,
+    # which breaks JSON lines; log lines already say what starts.
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0

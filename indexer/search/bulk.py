@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quoted
@@ -20,6 +21,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as SearchConnectionError
 from opensearchpy.exceptions import TransportError
 
+from indexer.metrics import WorkerMetrics
 from indexer.search.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -91,10 +93,12 @@ class BulkWriter:
         client: AsyncOpenSearch,
         max_bytes: int,
         backoff: Callable[[], Backoff],
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self._client = client
         self._max_bytes = max_bytes
         self._backoff = backoff
+        self._metrics = metrics if metrics is not None else WorkerMetrics()
         self.stats = BulkStats()
 
     async def write(self, operations: Sequence[Operation]) -> list[Result]:
@@ -143,11 +147,16 @@ class BulkWriter:
             retry += await self._recheck(operations, pending, results, rechecked)
             if retry:
                 self.stats.retries += len(retry)
+                self._metrics.retried("bulk_item", len(retry))
+                index = operations[retry[0]].index
                 log.warning(
-                    "bulk: %d of %d items failed transiently, retrying in %.1fs",
+                    "bulk: %d of %d items failed transiently (first in %s), "
+                    "retrying in %.1fs",
                     len(retry),
                     len(pending),
+                    index,
                     backoff.peek(),
+                    extra={"index": index},
                 )
                 await backoff.wait()
             pending = retry
@@ -157,6 +166,7 @@ class BulkWriter:
     ) -> list[dict[str, Any]]:
         body = b"".join(operation.encode() for operation in operations)
         while True:
+            started = time.perf_counter()
             try:
                 response = await self._client.bulk(
                     body=body, params={"filter_path": BULK_FILTER}
@@ -170,10 +180,13 @@ class BulkWriter:
                     operations[0].index,
                     _describe(exc),
                     backoff.peek(),
+                    extra={"index": operations[0].index},
                 )
                 self.stats.retries += 1
+                self._metrics.retried("bulk_request")
                 await backoff.wait()
                 continue
+            self._metrics.bulk_answered(time.perf_counter() - started, len(body))
             self.stats.requests += 1
             self.stats.bytes += len(body)
             items: list[dict[str, Any]] = response["items"]

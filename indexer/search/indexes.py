@@ -100,7 +100,11 @@ class Indexes:
         except RequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
-            log.info("generation %s exists already", name)
+            log.info(
+                "generation %s exists already",
+                name,
+                extra={"tenant": tenant, "index": name},
+            )
             return False
         return True
 
@@ -148,7 +152,11 @@ class Indexes:
         try:
             await self._client.indices.delete(index=generation)
         except NotFoundError:
-            log.info("generation %s was already gone", generation)
+            log.info(
+                "generation %s was already gone",
+                generation,
+                extra={"index": generation},
+            )
 
     async def refresh(self, generation: str) -> None:
         await self._client.indices.refresh(index=generation)

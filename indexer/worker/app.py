@@ -5,6 +5,7 @@
   every record, so the committed offset never passes an unwritten record.
 - ``command`` reads reindex commands, one at a time, acked once handled.
 - ``supervise`` drives the builds: rewinds, verification, the alias swap.
+- ``/health/live``, ``/health/ready`` and ``/metrics`` on faust's web server.
 
 Acks are manual (``noack``): faust acks what a cancelled or crashed loop body
 had taken, which would commit records that were never written.
@@ -18,9 +19,11 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from indexer.health import Probe
 from indexer.settings import Settings
 from indexer.worker.records import Record
 from indexer.worker.runtime import Runtime
+from indexer.worker.web import add_pages
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,9 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
         command_partitions=lambda: owned(topics.commands),
     )
 
+    probe = Probe(settings)
+    add_pages(app, runtime, probe, settings.health.timeout_s)
+
     @app.agent(changelog, name="index")
     async def index(stream: Any) -> None:
         async for events in stream.noack_take(
@@ -81,6 +87,10 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+        log.info(
+            "revoked partitions %s",
+            sorted((tp.topic, tp.partition) for tp in revoked),
+        )
         runtime.revoked(
             {tp.partition for tp in revoked if tp.topic == topics.changelog}
         )
@@ -99,6 +109,7 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
     @app.on_before_shutdown.connect
     async def stop_runtime(sender: Any, **_: Any) -> None:
         await runtime.stop()
+        await probe.close()
 
     return app, runtime
 

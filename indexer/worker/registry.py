@@ -59,7 +59,11 @@ class Registry:
             try:
                 await self._consume()
             except KafkaError:
-                log.warning("build state topic %s unreachable, retrying", self._topic)
+                log.warning(
+                    "build state topic %s unreachable, retrying in 1s",
+                    self._topic,
+                    extra={"topic": self._topic},
+                )
                 await asyncio.sleep(1.0)
 
     async def _consume(self) -> None:
@@ -77,7 +81,7 @@ class Registry:
             while True:
                 batches = await consumer.getmany(partition, timeout_ms=500)
                 for message in batches.get(partition, []):
-                    self._apply(message.key, message.value)
+                    self._apply(message.key, message.value, message.offset)
                 # Compaction leaves gaps: the position, not the last record's
                 # offset, tells when the state read at start is complete.
                 if (
@@ -88,7 +92,10 @@ class Registry:
         finally:
             await consumer.stop()
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+    def _apply(
+        self, key: bytes | None, value: bytes | None, offset: int | None = None
+    ) -> None:
+        """Apply one state record: read at ``offset``, or put by this worker."""
         if key is None:
             return
         kind, _, rest = key.decode().partition("/")
@@ -100,7 +107,13 @@ class Registry:
             elif kind == "served" and value is not None:
                 self.served[rest] = Served.model_validate_json(value)
         except ValidationError:
-            log.exception("unreadable build state record %r", key)
+            log.exception(
+                "skipping an unreadable build state record %r at %s[0]@%s",
+                key,
+                self._topic,
+                offset,
+                extra={"topic": self._topic, "partition": 0, "offset": offset},
+            )
 
     def _apply_build(self, tenant: str, value: bytes | None) -> None:
         if value is None:

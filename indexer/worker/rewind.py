@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from indexer.kafka.admin import partition_count
+from indexer.metrics import WorkerMetrics
 from indexer.worker.positions import Positions
 from indexer.worker.progress import RewindProgress
 from indexer.worker.records import Record
@@ -31,6 +32,7 @@ class Rewinder:
     positions: Positions
     batch_size: int
     progress: RewindProgress = field(default_factory=RewindProgress)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
 
     async def partition_count(self) -> int:
         return await partition_count(self.bootstrap_servers, self.topic)
@@ -64,6 +66,7 @@ class Rewinder:
                 "tenant": build.tenant,
                 "topic": self.topic,
                 "partition": partition,
+                "offset": position,
                 "index": build.generation,
             },
         )
@@ -100,6 +103,7 @@ class Rewinder:
             ]
             if records:
                 written = await self.sink.write(records, route)
+                self.metrics.documents("rewind", written.documents)
                 tally = tally.plus(_tally(written, build.generation, source.partition))
 
             position = await consumer.position(source)

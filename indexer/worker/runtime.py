@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,8 +19,10 @@ from opensearchpy.exceptions import ConnectionError as SearchConnectionError
 from opensearchpy.exceptions import TransportError
 
 from indexer.errors import BadRecord, TransientError
-from indexer.events import DeadLetter
+from indexer.events import DeadLetter, ReindexCompleted, ReindexFailed
+from indexer.events.models import Model
 from indexer.kafka import Producer
+from indexer.metrics import WorkerMetrics
 from indexer.search import Backoff, BulkWriter, Indexes, open_client
 from indexer.search.bulk import TRANSIENT_STATUS
 from indexer.settings import Settings
@@ -46,6 +49,7 @@ class Runtime:
     started: asyncio.Event = field(default_factory=asyncio.Event)
     # (generation, partition, attempt) -> live writes to a build, as acknowledged.
     live_tallies: dict[tuple[str, int, int], Tally] = field(default_factory=dict)
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     _known_tenants: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -58,6 +62,7 @@ class Runtime:
             self.client,
             worker.batch_bytes,
             lambda: Backoff(worker.retry_initial_s, worker.retry_max_s),
+            self.metrics,
         )
         self.sink = Sink(writer, worker.batch_bytes)
         self.registry = Registry(
@@ -74,6 +79,7 @@ class Runtime:
                 sink=self.sink,
                 positions=self.positions,
                 batch_size=worker.batch_size,
+                metrics=self.metrics,
             ),
             positions=self.positions,
             producer=self.producer,
@@ -81,6 +87,7 @@ class Runtime:
             changelog_partitions=self.changelog_partitions,
             command_partitions=self.command_partitions,
             live_tally=self._live_tally,
+            published=self._observe,
         )
 
     async def start(self) -> None:
@@ -109,6 +116,7 @@ class Runtime:
                     await self._give_up(records, exc)
                     return
                 _log_retry(records, exc, backoff)
+                self.metrics.retried("batch")
                 await backoff.wait()
             else:
                 return
@@ -120,6 +128,7 @@ class Runtime:
             raise TransientError(f"aliases vanished: {sorted(written.gone_aliases)}")
         await self._dead_letter(written.rejections)
         self._count_live(written)
+        self.metrics.documents("live", written.documents)
 
     async def command(self, record: Record) -> None:
         await self.started.wait()
@@ -129,6 +138,7 @@ class Runtime:
                 await self.builder.handle(record)
             except Exception as exc:
                 _log_retry([record], exc, backoff)
+                self.metrics.retried("command")
                 await backoff.wait()
             else:
                 return
@@ -189,47 +199,69 @@ class Runtime:
             if report is not None and report.live != tally:
                 await self.registry.put(report.model_copy(update={"live": tally}))
 
+    def _observe(self, event: Model) -> None:
+        """Reindex outcomes, once Kafka acknowledged their event."""
+        if isinstance(event, ReindexCompleted):
+            self.metrics.reindex_ended(event.tenant, "completed", event.duration_s)
+        elif isinstance(event, ReindexFailed):
+            seconds = (event.failed_at - event.started_at).total_seconds()
+            self.metrics.reindex_ended(event.tenant, "failed", seconds)
+
     async def _dead_letter(self, rejections: list[Rejection]) -> None:
-        for rejection in rejections:
-            record = rejection.record
-            letter = DeadLetter(
-                reason=rejection.reason,
-                code=rejection.code,
-                tenant=rejection.tenant,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-            )
-            await self.producer.send(
-                self.settings.topics.deadletter, letter.to_bytes(), key=record.key
-            )
-            log.warning(
-                "dead-lettered %s[%d]@%d of tenant %s: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                rejection.tenant,
-                rejection.reason,
-                extra={
-                    "tenant": rejection.tenant,
-                    "topic": record.topic,
-                    "partition": record.partition,
-                    "offset": record.offset,
-                },
-            )
+        counts: Counter[tuple[str | None, str]] = Counter()
+        try:
+            for rejection in rejections:
+                await self._send_dead_letter(rejection)
+                counts[(rejection.tenant, rejection.code)] += 1
+        finally:
+            self.metrics.dead_lettered(counts)
+
+    async def _send_dead_letter(self, rejection: Rejection) -> None:
+        record = rejection.record
+        letter = DeadLetter(
+            reason=rejection.reason,
+            code=rejection.code,
+            tenant=rejection.tenant,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+        )
+        await self.producer.send(
+            self.settings.topics.deadletter, letter.to_bytes(), key=record.key
+        )
+        log.warning(
+            "dead-lettered %s[%d]@%d of tenant %s (%s): %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            rejection.tenant,
+            rejection.code,
+            rejection.reason,
+            extra={
+                "tenant": rejection.tenant,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+            },
+        )
 
     async def _give_up(self, records: Sequence[Record], exc: Exception) -> None:
         """A batch that keeps failing on a bug goes to the dead-letter topic.
 
         Until the dead-letter topic took every record, nothing is acked.
         """
+        first = records[0]
         log.error(
-            "batch of %d records failed %d times, dead-lettering it: %r",
+            "batch of %d records from %s[%d]@%d failed %d times, dead-lettering it: %r",
             len(records),
+            first.topic,
+            first.partition,
+            first.offset,
             GIVE_UP_AFTER,
             exc,
+            extra=_coordinates(first),
         )
         error = BadRecord("internal_error", f"{type(exc).__name__}: {exc}")
         rejections = [
@@ -268,9 +300,14 @@ def _log_retry(records: Sequence[Record], exc: Exception, backoff: Backoff) -> N
         exc,
         backoff.attempts + 1,
         backoff.peek(),
-        extra={
-            "topic": first.topic,
-            "partition": first.partition,
-            "offset": first.offset,
-        },
+        extra=_coordinates(first),
     )
+
+
+def _coordinates(record: Record) -> dict[str, object]:
+    """Where a batch begins; a batch spans tenants, so it names none."""
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+    }

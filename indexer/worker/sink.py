@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from indexer.errors import BadRecord
+from indexer.metrics.worker import DELETED, INDEXED, REJECTED
 from indexer.search import BulkWriter, Operation, Outcome, Result
 from indexer.worker.records import Change, Record, parse, tenant_of
 from indexer.worker.state import Tally
@@ -35,11 +36,16 @@ class Rejection:
 
 @dataclass
 class Written:
-    """What a batch did: counts per (index, partition), and rejected records."""
+    """What a batch did: counts per (index, partition), and rejected records.
+
+    ``documents`` counts each record once, whatever number of indexes it went
+    to, per (tenant, kind): ``indexed``, ``deleted`` or ``rejected``.
+    """
 
     tallies: dict[tuple[str, int], Tally] = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
     gone_aliases: set[str] = field(default_factory=set)
+    documents: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def count(self, index: str, partition: int, **counts: int) -> None:
         key = (index, partition)
@@ -54,6 +60,14 @@ OUTCOME_FIELD = {
     Outcome.STALE: "stale",
     Outcome.REJECTED: "rejected",
 }
+# What a record's first write says about it; a rejection is counted once, below.
+DOCUMENT_KIND = {
+    Outcome.CREATED: INDEXED,
+    Outcome.UPDATED: INDEXED,
+    Outcome.STALE: INDEXED,
+    Outcome.DELETED: DELETED,
+    Outcome.NOT_FOUND: DELETED,
+}
 
 
 class Sink:
@@ -67,6 +81,8 @@ class Sink:
         operations, origins = await self._plan(changes, route)
         results = await self._writer.write(operations)
         self._record(operations, origins, results, written)
+        for rejection in written.rejections:
+            written.documents[(rejection.tenant or "", REJECTED)] += 1
         return written
 
     def _parse(self, records: Sequence[Record], written: Written) -> list[Change]:
@@ -110,7 +126,13 @@ class Sink:
         # a pydantic model per item cost more than the bulk request's parsing.
         counts: dict[tuple[str, int], Counter[str]] = {}
         rejected: set[int] = set()
+        previous: Change | None = None
         for operation, change, result in zip(operations, origins, results, strict=True):
+            if change is not previous:
+                previous = change
+                kind = DOCUMENT_KIND.get(result.outcome)
+                if kind is not None:
+                    written.documents[(change.tenant, kind)] += 1
             if result.outcome is Outcome.GONE:
                 if operation.require_alias:
                     written.gone_aliases.add(operation.index)

@@ -1,0 +1,25 @@
+"""The Prometheus text format of a registry, and label values safe to use."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from indexer.settings import TENANT_MAX_LENGTH, TENANT_PATTERN
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+UNKNOWN = "unknown"
+_TENANT = re.compile(TENANT_PATTERN)
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
+
+
+def tenant_label(tenant: str | None) -> str:
+    """A tenant as a label value; a bad record's key could name anything."""
+    if tenant is None or len(tenant) > TENANT_MAX_LENGTH:
+        return UNKNOWN
+    return tenant if _TENANT.match(tenant) else UNKNOWN
