@@ -73,11 +73,11 @@ async def _ready_status(world: World, base: str, expected: int) -> dict[str, Any
     return body
 
 
-async def _metrics_once(world: World, base: str, name: str) -> Samples:
-    """The worker's metrics once ``name`` has a sample, or the last ones read."""
+async def _metrics_once(world: World, base: str, name: str, total: float) -> Samples:
+    """The worker's metrics once ``name`` sums to ``total``, or the last read."""
     for _ in range(60):
         samples = _samples((await _get(world, f"{base}/metrics")).text)
-        if any(sample == name for sample, _ in samples):
+        if sum(v for (sample, _), v in samples.items() if sample == name) >= total:
             break
         await asyncio.sleep(0.5)
     return samples
@@ -120,6 +120,9 @@ async def test_metrics_after_indexing_and_a_reindex(world: World) -> None:
     await world.wait_for("decathlon", world.oracle.of("decathlon"), TIMEOUT_S)
 
     outcome = await reindex(world, "decathlon")
+    gone = [document["id"] for document in documents[:10]]
+    await world.delete("decathlon", gone)
+    await world.wait_for("decathlon", world.oracle.of("decathlon"), TIMEOUT_S)
     response = await _get(world, f"{base}/metrics")
 
     assert isinstance(outcome, ReindexCompleted), outcome
@@ -129,6 +132,8 @@ async def test_metrics_after_indexing_and_a_reindex(world: World) -> None:
     for pipeline in ("live", "rewind"):
         labels = (("pipeline", pipeline), ("tenant", "decathlon"))
         assert samples[("indexer_documents_indexed_total", labels)] == len(documents)
+    live = (("pipeline", "live"), ("tenant", "decathlon"))
+    assert samples[("indexer_documents_deleted_total", live)] == len(gone)
     completed = (("outcome", "completed"),)
     assert samples[("indexer_reindex_duration_seconds_count", completed)] == 1
     assert samples[("indexer_reindex_duration_seconds_sum", completed)] > 0
@@ -150,22 +155,27 @@ async def test_json_log_lines_carry_a_dead_letter_coordinates(world: World) -> N
     worker, base = _start(world, "--log-json")
     await _ready_status(world, base, 200)
     await world.send_raw(b"decathlon/bad-1", b"{not json")
+    await world.send_raw(b"no-tenant-key", b"{}")
     good = catalog("decathlon", 5)
     await world.publish("decathlon", good)
     await world.wait_for("decathlon", world.oracle.of("decathlon"), TIMEOUT_S)
 
-    samples = await _metrics_once(world, base, "indexer_dead_letters_total")
+    samples = await _metrics_once(world, base, "indexer_dead_letters_total", 2)
     lines = [line for line in worker.log.read_text().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]
 
-    [letter] = [r for r in records if r["message"].startswith("dead-lettered")]
+    letters = [r for r in records if r["message"].startswith("dead-lettered")]
+    assert len(letters) == 2
+    [letter] = [r for r in letters if r.get("tenant") == "decathlon"]
     assert letter["level"] == "WARNING"
     assert letter["tenant"] == "decathlon"
     assert letter["topic"] == world.settings.topics.changelog
     assert isinstance(letter["partition"], int)
     assert isinstance(letter["offset"], int)
     assert "invalid_json" in letter["message"]
-    letters = (("code", "invalid_json"), ("tenant", "decathlon"))
-    assert samples[("indexer_dead_letters_total", letters)] == 1
+    dead = "indexer_dead_letters_total"
+    assert samples[(dead, (("code", "invalid_json"), ("tenant", "decathlon")))] == 1
+    # A key that names no valid tenant is counted, under a bounded label.
+    assert samples[(dead, (("code", "invalid_key"), ("tenant", "unknown")))] == 1
     rejected = (("pipeline", "live"), ("tenant", "decathlon"))
     assert samples[("indexer_documents_rejected_total", rejected)] == 1
