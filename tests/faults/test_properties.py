@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from indexer.events import ReindexCompleted, ReindexRequested
@@ -39,7 +39,7 @@ steps = st.one_of(
     st.just(("duplicate",)),
     st.tuples(st.just("reindex"), tenant_numbers),
 )
-plans = st.tuples(st.integers(2, 3), st.lists(steps, min_size=1, max_size=15))
+plans = st.tuples(st.integers(2, 3), st.lists(steps, min_size=1, max_size=20))
 
 # Tenants of every example differ, since they share one world.
 EXAMPLES = itertools.count()
@@ -88,9 +88,12 @@ def property_world(world: World) -> World:
 
 
 @settings(
-    max_examples=6,
+    max_examples=8,
     deadline=None,
     derandomize=True,
+    # No shrinking: each example drives a real worker, and a failing plan of
+    # twenty steps is short enough to read.
+    phases=[Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(plan=plans)
