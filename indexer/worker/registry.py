@@ -33,6 +33,8 @@ class Registry:
         self.served: dict[str, Served] = {}
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Writes of this worker per key not yet read back from the topic.
+        self._unread: dict[bytes, int] = {}
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name="registry")
@@ -45,11 +47,30 @@ class Registry:
 
     async def put(self, state: State) -> None:
         await self._producer.send(self._topic, state.to_bytes(), key=state.key)
+        self._wrote(state.key)
         self._apply(state.key, state.to_bytes())
 
     async def remove(self, key: bytes) -> None:
         await self._producer.send(self._topic, None, key=key)
+        self._wrote(key)
         self._apply(key, None)
+
+    def received(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        """A record read from the topic.
+
+        The echo of an own write that a later own write of the key replaced is
+        skipped: applying it would undo the later one until its echo came, and
+        a command joined to a build meanwhile would go unnamed at its end.
+        """
+        if key is not None and (unread := self._unread.get(key, 0)):
+            if unread > 1:
+                self._unread[key] = unread - 1
+                return
+            del self._unread[key]
+        self._apply(key, value, offset)
+
+    def _wrote(self, key: bytes) -> None:
+        self._unread[key] = self._unread.get(key, 0) + 1
 
     def reports_of(self, build: Build) -> dict[int, PartitionBuilt]:
         return self.reports.get((build.tenant, build.generation), {})
@@ -77,11 +98,12 @@ class Registry:
             partition = TopicPartition(self._topic, 0)
             consumer.assign([partition])
             await consumer.seek_to_beginning(partition)
+            self._unread.clear()  # every record is read again, in order
             end = (await consumer.end_offsets([partition]))[partition]
             while True:
                 batches = await consumer.getmany(partition, timeout_ms=500)
                 for message in batches.get(partition, []):
-                    self._apply(message.key, message.value, message.offset)
+                    self.received(message.key, message.value, message.offset)
                 # Compaction leaves gaps: the position, not the last record's
                 # offset, tells when the state read at start is complete.
                 if (
