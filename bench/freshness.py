@@ -109,6 +109,7 @@ async def measure(
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
+        partitioner=world.settings.topics.layout.partitioner,
     )
     await producer.start()
     pids = {"bench": os.getpid(), **stack_pids()}

@@ -28,7 +28,9 @@ class Plan:
     # (5) scale-out
     scale_documents: int = 50_000
     scale_repeats: int = 2
-    partitions: int = 6
+    partitions: int = 12
+    # Partitions per tenant; (5) spreads its one tenant over all of them.
+    spread: int = 2
     profile: bool = True
 
 

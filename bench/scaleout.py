@@ -23,7 +23,7 @@ TENANT = "scaleshop"
 
 
 async def run(plan: Plan, root: Path) -> dict[str, Any]:
-    world = await World.create("s", root, plan.partitions)
+    world = await World.create("s", root, plan.partitions, plan.partitions)
     size = plan.scale_documents
     try:
         world.start_worker()

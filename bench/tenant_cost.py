@@ -24,7 +24,7 @@ TENANT = "smallshop"
 
 
 async def _world(label: str, root: Path, plan: Plan, others: int) -> World:
-    world = await World.create(label, root, plan.partitions)
+    world = await World.create(label, root, plan.partitions, plan.spread)
     await world.publish(TENANT, copies(plan.solo, "s"))
     share = others // plan.other_tenants if others else 0
     for number in range(plan.other_tenants if others else 0):

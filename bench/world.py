@@ -133,7 +133,9 @@ class World:
     workers: list[WorkerProcess] = field(default_factory=list)
 
     @classmethod
-    async def create(cls, label: str, root: Path, partitions: int = 6) -> World:
+    async def create(
+        cls, label: str, root: Path, partitions: int = 12, spread: int = 2
+    ) -> World:
         name = f"b{label}{uuid.uuid4().hex[:8]}"
         folder = root / name
         folder.mkdir(parents=True)
@@ -144,6 +146,7 @@ class World:
             "INDEXER_TOPICS__DEADLETTER": f"{name}.products.deadletter",
             "INDEXER_TOPICS__BUILDS": f"{name}.indexing.builds",
             "INDEXER_TOPICS__CHANGELOG_PARTITIONS": str(partitions),
+            "INDEXER_TOPICS__CHANGELOG_SPREAD": str(spread),
             "INDEXER_OPENSEARCH__INDEX_PREFIX": name,
             "INDEXER_WORKER__APP_ID": f"{name}-worker",
             "INDEXER_WORKER__DATA_DIR": str(folder / "worker-data"),

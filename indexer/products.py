@@ -32,6 +32,11 @@ def catalog_folder() -> Path:
     return checkout.parent / "shared" / "data" / "catalogs"
 
 
+def changelog_producer(settings: Settings, client_suffix: str) -> Producer:
+    """A producer that puts each record on the partition the layout names."""
+    return Producer(settings.kafka, client_suffix, settings.topics.layout.partitioner)
+
+
 def read_documents(path: Path) -> Iterator[dict[str, Any]]:
     """Product documents of a JSON Lines file, gzip or not."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -79,7 +84,7 @@ async def _send(
     progress: Callable[[int], None] | None,
 ) -> int:
     sent = 0
-    async with Producer(settings.kafka, "products") as producer:
+    async with changelog_producer(settings, "products") as producer:
         async for chunk in chunks:
             await producer.send_many(settings.topics.changelog, list(chunk))
             sent += len(chunk)

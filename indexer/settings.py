@@ -14,6 +14,8 @@ from typing import Annotated, Self
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexer.layout import Layout, Partitioning
+
 TENANT_PATTERN = r"^[a-z][a-z0-9]+$"
 TENANT_MIN_LENGTH = 3
 TENANT_MAX_LENGTH = 16
@@ -37,9 +39,16 @@ class TopicSettings(BaseModel):
     events: str = "indexing.events"
     deadletter: str = "products.deadletter"
     builds: str = "indexing.builds"
-    changelog_partitions: Annotated[int, Field(ge=1)] = 6
+    changelog_partitions: Annotated[int, Field(ge=1)] = 12
+    # How tenants spread over the changelog's partitions: see indexer.layout.
+    changelog_partitioning: Partitioning = "tenant"
+    changelog_spread: Annotated[int, Field(ge=1)] = 2
     commands_partitions: Annotated[int, Field(ge=1)] = 3
     replication_factor: Annotated[int, Field(ge=1)] = 1
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.changelog_partitioning, self.changelog_spread)
 
 
 class OpenSearchSettings(BaseModel):
@@ -58,6 +67,11 @@ class WorkerSettings(BaseModel):
     batch_size: Annotated[int, Field(ge=1)] = 1000
     batch_bytes: Annotated[int, Field(ge=1024)] = 5_000_000
     batch_within_s: Annotated[float, Field(gt=0)] = 0.2
+    # A rewind reads this many records at once; bulk requests carry at most
+    # ``bulk_size`` operations and ``bulk_concurrency`` of a batch are in flight.
+    rewind_batch_size: Annotated[int, Field(ge=1)] = 2000
+    bulk_size: Annotated[int, Field(ge=1)] = 500
+    bulk_concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     retry_initial_s: Annotated[float, Field(gt=0)] = 0.2
     retry_max_s: Annotated[float, Field(gt=0)] = 10.0
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066

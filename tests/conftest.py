@@ -160,8 +160,11 @@ async def world(
     kafka_admin: AIOKafkaAdminClient,
     opensearch: AsyncOpenSearch,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[World]:
     name = f"t{uuid.uuid4().hex[:10]}"
+    marker = request.node.get_closest_marker("spread")
+    spread = marker.args[0] if marker else settings.topics.changelog_spread
     env = {
         "INDEXER_TOPICS__CHANGELOG": f"{name}.products.changelog",
         "INDEXER_TOPICS__COMMANDS": f"{name}.indexing.commands",
@@ -171,6 +174,7 @@ async def world(
         "INDEXER_OPENSEARCH__INDEX_PREFIX": name,
         "INDEXER_WORKER__APP_ID": f"{name}-worker",
         "INDEXER_WORKER__DATA_DIR": str(tmp_path / "worker-data"),
+        "INDEXER_TOPICS__CHANGELOG_SPREAD": str(spread),
     }
     isolated = Settings.model_validate(
         {
@@ -182,6 +186,7 @@ async def world(
                 "events": env["INDEXER_TOPICS__EVENTS"],
                 "deadletter": env["INDEXER_TOPICS__DEADLETTER"],
                 "builds": env["INDEXER_TOPICS__BUILDS"],
+                "changelog_spread": spread,
             },
             "opensearch": {**settings.opensearch.model_dump(), "index_prefix": name},
             "worker": {**settings.worker.model_dump(), "app_id": f"{name}-worker"},

@@ -132,7 +132,8 @@ class World:
         await products.delete(self.settings, tenant, product_ids)
 
     async def send_raw(self, key: bytes | None, value: bytes | None) -> None:
-        async with Producer(self.settings.kafka, "tests") as producer:
+        """One record where the layout puts its key, as a publisher would."""
+        async with products.changelog_producer(self.settings, "tests") as producer:
             await producer.send(self.settings.topics.changelog, value, key=key)
 
     async def command(self, command: ReindexRequested) -> None:

@@ -128,9 +128,11 @@ class ReindexFailed(Model):
 class ReindexProgress(Model):
     """How far the rewinds of a running build got, in changelog offsets.
 
-    ``expected`` is what the rewinds must read: every changelog partition from
-    its beginning to its end offset at build start. ``processed`` is what they
-    read of it so far; it equals ``expected`` once every partition is rewound.
+    ``expected`` is what the rewinds must read: every home partition of the
+    tenant (see :mod:`indexer.layout`) from its beginning to its end offset at
+    build start, records of other tenants that share them included.
+    ``processed`` is what they read of it so far; it equals ``expected`` once
+    every partition is rewound.
     """
 
     type: Literal["ReindexProgress"] = "ReindexProgress"

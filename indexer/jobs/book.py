@@ -8,8 +8,9 @@ outcome. Events may be read before the command they name, when the two topics
 are replayed side by side; they wait for it.
 
 Counts are changelog records, as ``ReindexProgress`` gives them: ``expected``
-is what the build's rewinds read (every partition, every tenant), ``processed``
-what they read so far, all of it once the build succeeded.
+is what the build's rewinds read (the tenant's home partitions, with any other
+tenant sharing them), ``processed`` what they read so far, all of it once the
+build succeeded.
 """
 
 from __future__ import annotations

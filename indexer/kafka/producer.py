@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 from indexer.errors import KafkaUnavailable
 from indexer.settings import KafkaSettings
@@ -20,11 +22,19 @@ from indexer.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
+# aiokafka's ``partitioner(key, all_partitions, available_partitions)``.
+Partitioner = Callable[[bytes | None, list[int], list[int]], int]
 
 
 class Producer:
-    def __init__(self, settings: KafkaSettings, client_suffix: str = "producer"):
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        client_suffix: str = "producer",
+        partitioner: Partitioner | None = None,
+    ):
         self._settings = settings
+        self._partitioner = partitioner
         self._client_id = f"{settings.client_id}-{client_suffix}"
         self._producer: AIOKafkaProducer | None = None
 
@@ -32,6 +42,7 @@ class Producer:
         if self._producer is not None:
             raise RuntimeError("the producer is already started")
         producer = AIOKafkaProducer(
+            partitioner=self._partitioner or DefaultPartitioner(),
             bootstrap_servers=self._settings.bootstrap_servers,
             client_id=self._client_id,
             enable_idempotence=True,

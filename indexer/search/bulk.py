@@ -94,35 +94,44 @@ class BulkWriter:
         max_bytes: int,
         backoff: Callable[[], Backoff],
         metrics: WorkerMetrics | None = None,
+        *,
+        size: int = 500,
+        concurrency: int = 1,
     ) -> None:
         self._client = client
         self._max_bytes = max_bytes
+        self._size = size
+        self._concurrency = concurrency
         self._backoff = backoff
         self._metrics = metrics if metrics is not None else WorkerMetrics()
         self.stats = BulkStats()
 
     async def write(self, operations: Sequence[Operation]) -> list[Result]:
+        """Round after round; the chunks of one round go out side by side.
+
+        A round names each document once, so its chunks cannot race on one.
+        """
         results: list[Result | None] = [None] * len(operations)
-        for chunk in self._chunks(operations):
-            await self._write_chunk(operations, chunk, results)
+        for positions in _rounds(operations):
+            chunks = self._chunks(operations, positions)
+            for start in range(0, len(chunks), self._concurrency):
+                wave = chunks[start : start + self._concurrency]
+                await asyncio.gather(
+                    *(self._write_chunk(operations, c, results) for c in wave)
+                )
         return [result or Result(Outcome.REJECTED, "no result") for result in results]
 
-    def _chunks(self, operations: Sequence[Operation]) -> list[list[int]]:
-        return [
-            chunk
-            for positions in _rounds(operations)
-            for chunk in self._by_bytes(operations, positions)
-        ]
-
-    def _by_bytes(
+    def _chunks(
         self, operations: Sequence[Operation], positions: list[int]
     ) -> list[list[int]]:
+        """Chunks of at most ``size`` operations and ``max_bytes`` bytes."""
         chunks: list[list[int]] = [[]]
         size = 0
         for position in positions:
             operation = operations[position]
             length = len(operation.source or b"") + 200
-            if chunks[-1] and size + length > self._max_bytes:
+            full = len(chunks[-1]) >= self._size or size + length > self._max_bytes
+            if chunks[-1] and full:
                 chunks.append([])
                 size = 0
             chunks[-1].append(position)

@@ -29,6 +29,7 @@ from indexer.events import (
 )
 from indexer.events.models import Model
 from indexer.kafka import Producer
+from indexer.layout import Layout
 from indexer.search import Indexes
 from indexer.worker.positions import Positions
 from indexer.worker.progress import expected, log_ranges, processed
@@ -62,6 +63,7 @@ class Builder:
     events_topic: str
     changelog_partitions: Callable[[], set[int]]
     command_partitions: Callable[[], set[int]]
+    layout: Layout = field(default_factory=Layout)
     build_timeout_s: float = 3600.0
     # Called with every event once Kafka acknowledged it.
     published: Callable[[Model], None] = _ignore
@@ -152,13 +154,19 @@ class Builder:
 
     async def _begin(self, plan: Build) -> None:
         """Create the generation, record the build, tell the listeners."""
+        partitions = await self.rewinder.partition_count()
+        homes = self.layout.homes(plan.tenant, partitions)
+        ranges = await log_ranges(self.rewinder.bootstrap_servers, self.rewinder.topic)
         build = plan.model_copy(
             update={
                 "generation": await self.indexes.create(plan.tenant, building=True),
-                "partitions": await self.rewinder.partition_count(),
-                "log_ranges": await log_ranges(
-                    self.rewinder.bootstrap_servers, self.rewinder.topic
-                ),
+                "partitions": partitions,
+                "homes": homes,
+                # Partitions without the tenant's records have nothing to read.
+                "log_ranges": [
+                    (start, end) if p in homes else (end, end)
+                    for p, (start, end) in enumerate(ranges)
+                ],
                 "started_at": datetime.now(UTC),
             }
         )

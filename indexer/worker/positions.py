@@ -41,5 +41,9 @@ class Positions:
             self.handed_off.add((generation, partition))
         return caught_up
 
+    def hand_off(self, generation: str, partition: int) -> None:
+        """Hand over a partition that has nothing to rewind."""
+        self.handed_off.add((generation, partition))
+
     def release(self, generation: str) -> None:
         self.handed_off = {h for h in self.handed_off if h[0] != generation}

@@ -38,6 +38,8 @@ class Rewinder:
         return await partition_count(self.bootstrap_servers, self.topic)
 
     async def run(self, build: Build, partition: int) -> PartitionBuilt:
+        if not build.reads(partition):
+            return self._skip(build, partition)
         source = TopicPartition(self.topic, partition)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
@@ -76,6 +78,18 @@ class Rewinder:
             partition=partition,
             handoff_offset=position,
             rewind=tally,
+        )
+
+    def _skip(self, build: Build, partition: int) -> PartitionBuilt:
+        """A partition off the tenant's homes: the layout keeps it free of them."""
+        end = build.log_ranges[partition][1] if build.log_ranges else 0
+        self.positions.hand_off(build.generation, partition)
+        return PartitionBuilt(
+            tenant=build.tenant,
+            generation=build.generation,
+            partition=partition,
+            handoff_offset=end,
+            rewind=Tally(),
         )
 
     async def _copy(

@@ -21,7 +21,7 @@ from opensearchpy.exceptions import TransportError
 from indexer.errors import BadRecord, TransientError
 from indexer.events import DeadLetter, ReindexCompleted, ReindexFailed
 from indexer.events.models import Model
-from indexer.kafka import Producer
+from indexer.kafka import Producer, partition_count
 from indexer.metrics import WorkerMetrics
 from indexer.search import Backoff, BulkWriter, Indexes, open_client
 from indexer.search.bulk import TRANSIENT_STATUS
@@ -63,6 +63,8 @@ class Runtime:
             worker.batch_bytes,
             lambda: Backoff(worker.retry_initial_s, worker.retry_max_s),
             self.metrics,
+            size=worker.bulk_size,
+            concurrency=worker.bulk_concurrency,
         )
         self.sink = Sink(writer, worker.batch_bytes)
         self.registry = Registry(
@@ -78,9 +80,10 @@ class Runtime:
                 bootstrap_servers=self.settings.kafka.bootstrap_servers,
                 sink=self.sink,
                 positions=self.positions,
-                batch_size=worker.batch_size,
+                batch_size=worker.rewind_batch_size,
                 metrics=self.metrics,
             ),
+            layout=self.settings.topics.layout,
             positions=self.positions,
             producer=self.producer,
             events_topic=self.settings.topics.events,
@@ -91,6 +94,11 @@ class Runtime:
         )
 
     async def start(self) -> None:
+        topics = self.settings.topics
+        partitions = await partition_count(
+            self.settings.kafka.bootstrap_servers, topics.changelog
+        )
+        self.sink.expect(topics.layout, partitions)
         await self.producer.start()
         await self.registry.start()
         await self.registry.ready.wait()

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from indexer.errors import BadRecord
+from indexer.layout import Layout
 from indexer.metrics.worker import DELETED, INDEXED, REJECTED
 from indexer.search import BulkWriter, Operation, Outcome, Result
 from indexer.worker.records import Change, Record, parse, tenant_of
@@ -74,6 +75,11 @@ class Sink:
     def __init__(self, writer: BulkWriter, max_document_bytes: int) -> None:
         self._writer = writer
         self._max_document_bytes = max_document_bytes
+        self._layout: tuple[Layout, int] | None = None
+
+    def expect(self, layout: Layout, partitions: int) -> None:
+        """From now on, refuse records off their tenant's home partitions."""
+        self._layout = (layout, partitions)
 
     async def write(self, records: Sequence[Record], route: Route) -> Written:
         written = Written()
@@ -89,12 +95,29 @@ class Sink:
         changes = []
         for record in records:
             try:
-                changes.append(parse(record, self._max_document_bytes))
+                change = parse(record, self._max_document_bytes)
+                self._check_home(change)
+                changes.append(change)
             except BadRecord as exc:
                 written.rejections.append(
                     Rejection(record, tenant_of(record), exc.code, exc.message)
                 )
         return changes
+
+    def _check_home(self, change: Change) -> None:
+        """A record off its homes would be missed by the tenant's reindexes."""
+        if self._layout is None:
+            return
+        layout, partitions = self._layout
+        homes = layout.homes(change.tenant, partitions)
+        if change.record.partition not in homes:
+            raise BadRecord(
+                "misplaced",
+                f"tenant {change.tenant}'s records belong on partitions {homes} "
+                f"of {partitions} ({layout.partitioning} layout, spread "
+                f"{layout.spread}), this one is on {change.record.partition}: "
+                "publish with the layout's partitioner",
+            )
 
     async def _plan(
         self, changes: list[Change], route: Route

@@ -36,10 +36,16 @@ class Build(Model):
     # (beginning, end) offsets of each changelog partition when the attempt
     # began: what its rewinds must read, the measure of its progress.
     log_ranges: list[tuple[int, int]] = Field(default_factory=list)
+    # The partitions that may hold the tenant's records; None: every one.
+    homes: list[int] | None = None
 
     @property
     def key(self) -> bytes:
         return f"build/{self.tenant}".encode()
+
+    def reads(self, partition: int) -> bool:
+        """Whether the rewind of ``partition`` has records of the tenant to read."""
+        return self.homes is None or partition in self.homes
 
 
 class Tally(Model):

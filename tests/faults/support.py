@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy.exceptions import NotFoundError
 
+from indexer import products
 from indexer.commands import EventFollower, Outcome
 from indexer.errors import KafkaUnavailable
 from indexer.events import (
@@ -312,7 +313,7 @@ class ChangeStream:
 
     async def _ready(self) -> Producer:
         if self._producer is None:
-            producer = Producer(self.world.settings.kafka, "fault-stream")
+            producer = products.changelog_producer(self.world.settings, "fault-stream")
             await producer.start()
             self._producer = producer
         return self._producer
