@@ -22,7 +22,9 @@ JAVA_PARTITIONS = [
 ]
 
 
-@pytest.mark.parametrize(("partitions", "tenant", "product_id", "java"), JAVA_PARTITIONS)
+@pytest.mark.parametrize(
+    ("partitions", "tenant", "product_id", "java"), JAVA_PARTITIONS
+)
 def test_partitions_match_what_a_java_publisher_computes(
     partitions: int, tenant: str, product_id: str, java: int
 ) -> None:
