@@ -155,6 +155,7 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, name: str) -> None:
 
 @pytest_asyncio.fixture
 async def world(
+    *,
     stack: Stack,
     settings: Settings,
     kafka_admin: AIOKafkaAdminClient,
