@@ -27,7 +27,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench.catalog import copies
-from bench.measure import CpuWatch, Profile, percentiles, stack_pids, summarise
+from bench.measure import (
+    CpuWatch,
+    Profile,
+    bucket_quantiles,
+    percentiles,
+    stack_pids,
+    summarise,
+)
 from bench.plan import Plan
 from bench.world import World
 
@@ -37,6 +44,8 @@ TENANT = "freshshop"
 POLL_S = 0.05
 DRAIN_S = 30.0
 POINTS = (50, 95, 99)
+# The worker's histogram of the time from a change's timestamp to its live write.
+DELAY = "indexer_change_delay_seconds"
 MAX_TERMS = 10_000
 
 
@@ -115,6 +124,7 @@ async def measure(
     pids = {"bench": os.getpid(), **stack_pids()}
     pids.update({f"worker{n}": w.pid for n, w in enumerate(world.workers)})
     cpu = CpuWatch(pids).start()
+    delays = await world.workers[0].histogram(DELAY)
     stop = asyncio.Event()
     poller = asyncio.create_task(_poll(world, changes, stop, first_version))
     try:
@@ -135,7 +145,11 @@ async def measure(
         await poller
         await producer.stop()
     cpu.stop()
-    return _result(changes, rate, duration_s, sent_s, cpu.result)
+    written = bucket_quantiles(delays, await world.workers[0].histogram(DELAY), POINTS)
+    return {
+        **_result(changes, rate, duration_s, sent_s, cpu.result),
+        "written_le": written,
+    }
 
 
 async def _produce(

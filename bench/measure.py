@@ -237,3 +237,24 @@ def _cpu_s(pid: int) -> float:
     except psutil.Error:
         return 0.0
     return float(times.user + times.system)
+
+
+def bucket_quantiles(
+    before: dict[float, float], after: dict[float, float], points: tuple[int, ...]
+) -> dict[str, float]:
+    """Upper bounds of quantiles of what a histogram observed between two reads.
+
+    The answer for ``p`` is the smallest bucket bound below which at least
+    ``p`` per cent of the new observations fell: a bound, not a value.
+    """
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    result: dict[str, float] = {}
+    for point in points:
+        wanted = total * point / 100
+        bound = next(
+            (b for b, c in zip(bounds, counts, strict=True) if c >= wanted), 0.0
+        )
+        result[f"p{point}"] = bound if total else 0.0
+    return result

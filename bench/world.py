@@ -21,9 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from opensearchpy import AsyncOpenSearch
+from prometheus_client.parser import text_string_to_metric_families
 
 from indexer import products
 from indexer.commands import EventFollower
@@ -60,6 +62,19 @@ class WorkerProcess:
     process: subprocess.Popen[bytes]
     log: Path
     code: str
+    web_port: int
+
+    async def histogram(self, name: str) -> dict[float, float]:
+        """Cumulative counts by upper bound of a histogram the worker exposes."""
+        async with httpx.AsyncClient() as client:
+            answer = await client.get(f"http://127.0.0.1:{self.web_port}/metrics")
+        answer.raise_for_status()
+        counts: dict[float, float] = {}
+        for family in text_string_to_metric_families(answer.text):
+            for sample in family.samples:
+                if sample.name == f"{name}_bucket":
+                    counts[float(sample.labels["le"])] = sample.value
+        return counts
 
     @property
     def pid(self) -> int:
@@ -161,10 +176,11 @@ class World:
     def start_worker(self, code: str | None = None, **env: str) -> WorkerProcess:
         """Start a worker; ``code`` is a folder whose ``indexer`` package it runs."""
         log = self.folder / f"worker-{len(self.workers)}.log"
+        port = _free_port()
         variables = {
             **os.environ,
             **self.env,
-            "INDEXER_WORKER__WEB_PORT": str(_free_port()),
+            "INDEXER_WORKER__WEB_PORT": str(port),
             **env,
         }
         code = code or worker_code
@@ -178,7 +194,7 @@ class World:
                 stderr=subprocess.STDOUT,
                 cwd=self.folder,
             )
-        worker = WorkerProcess(process, log, code or "tree")
+        worker = WorkerProcess(process, log, code or "tree", port)
         self.workers.append(worker)
         return worker
 

@@ -8,13 +8,14 @@ generation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from indexer.metrics.exposition import tenant_label
 
 BULK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 REINDEX_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 # The kinds a batch's per-tenant counts come in; see Sink.
 INDEXED, DELETED, REJECTED = "indexed", "deleted", "rejected"
@@ -36,6 +37,14 @@ class WorkerMetrics:
             "indexer_bulk_request_seconds",
             "Time OpenSearch took to answer a bulk request.",
             buckets=BULK_BUCKETS,
+            registry=self.registry,
+        )
+        self._delay = Histogram(
+            "indexer_change_delay_seconds",
+            "Time from a change's Kafka timestamp to OpenSearch acknowledging its "
+            "live write; it is searchable at the index's next refresh. Across "
+            "machines, clock skew shifts it.",
+            buckets=DELAY_BUCKETS,
             registry=self.registry,
         )
         self._bulk_bytes = Counter(
@@ -85,6 +94,12 @@ class WorkerMetrics:
     def bulk_answered(self, seconds: float, size: int) -> None:
         self._bulk_seconds.observe(seconds)
         self._bulk_bytes.inc(size)
+
+    def changes_written(self, timestamps: Iterable[float | None], now: float) -> None:
+        """The delay of each live change of a batch, once all are written."""
+        for timestamp in timestamps:
+            if timestamp is not None:
+                self._delay.observe(max(0.0, now - timestamp))
 
     def retried(self, stage: str, count: int = 1) -> None:
         self._retries.labels(stage).inc(count)

@@ -122,4 +122,5 @@ def _record(event: Any) -> Record:
         offset=message.offset,
         key=message.key,
         value=message.value,
+        timestamp=message.timestamp,
     )

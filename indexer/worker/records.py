@@ -21,6 +21,8 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
+    # The record's Kafka timestamp, in seconds since the epoch, when known.
+    timestamp: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -137,6 +138,7 @@ class Runtime:
         await self._dead_letter(written.rejections)
         self._count_live(written)
         self.metrics.documents("live", written.documents)
+        self.metrics.changes_written((r.timestamp for r in records), time.time())
 
     async def command(self, record: Record) -> None:
         await self.started.wait()

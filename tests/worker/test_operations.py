@@ -141,6 +141,10 @@ async def test_metrics_after_indexing_and_a_reindex(world: World) -> None:
     assert samples[("indexer_reindexes_total", reindexes)] == 1
     assert samples[("indexer_bulk_request_seconds_count", ())] >= 2
     assert samples[("indexer_bulk_request_bytes_total", ())] > 0
+    # Every live change, the 300 upserts and the 10 tombstones, has its delay.
+    delays = samples[("indexer_change_delay_seconds_count", ())]
+    assert delays == len(documents) + len(gone)
+    assert 0 < samples[("indexer_change_delay_seconds_sum", ())] < delays * TIMEOUT_S
     changelog = world.settings.topics.changelog
     lags = {
         dict(labels)["partition"]: value
