@@ -27,6 +27,7 @@ from indexer.worker.web import add_pages
 
 log = logging.getLogger(__name__)
 
+# Builds are supervised when their state changes, and at least this often.
 SUPERVISE_EVERY_S = 0.5
 
 
@@ -81,9 +82,9 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
             await runtime.command(_record(event))
             await stream.ack(event)
 
-    @app.timer(SUPERVISE_EVERY_S)
+    @app.task
     async def supervise() -> None:
-        await runtime.supervise()
+        await runtime.supervising(SUPERVISE_EVERY_S)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:

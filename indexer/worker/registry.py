@@ -32,6 +32,8 @@ class Registry:
         self.reports: dict[tuple[str, str], dict[int, PartitionBuilt]] = {}
         self.served: dict[str, Served] = {}
         self.ready = asyncio.Event()
+        # Set whenever a state record is applied; whoever waits on it clears it.
+        self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Writes of this worker per key not yet read back from the topic.
         self._unread: dict[bytes, int] = {}
@@ -120,6 +122,7 @@ class Registry:
         """Apply one state record: read at ``offset``, or put by this worker."""
         if key is None:
             return
+        self.changed.set()
         kind, _, rest = key.decode().partition("/")
         try:
             if kind == "build":

@@ -8,6 +8,7 @@ logged with its coordinates.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 # A batch failing for no transient reason is retried this often, then it is
 # dead-lettered whole rather than stalling its partitions.
 GIVE_UP_AFTER = 5
+# The least time between two supervision passes, however often the state moves.
+SUPERVISE_PAUSE_S = 0.02
 
 
 @dataclass
@@ -152,6 +155,20 @@ class Runtime:
                 await backoff.wait()
             else:
                 return
+
+    async def supervising(self, every_s: float) -> None:
+        """Supervise as soon as the build state changes, else every ``every_s``.
+
+        A build begun or a partition rewound moves on at once, not at the next
+        tick; the tick covers what changes elsewhere (ownership, the clock).
+        """
+        await self.started.wait()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.registry.changed.wait(), every_s)
+            self.registry.changed.clear()
+            await self.supervise()
+            await asyncio.sleep(SUPERVISE_PAUSE_S)
 
     async def supervise(self) -> None:
         if not self.started.is_set():
