@@ -61,11 +61,13 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: bench-install
 	$(BIN)/ruff check bench
+	$(BIN)/mypy bench
 	$(BIN)/indexer stack up
 	$(BIN)/python -m bench --plan full $(BENCH_ARGS)
 
 bench-smoke: bench-install
 	$(BIN)/ruff check bench
+	$(BIN)/mypy bench
 	$(BIN)/indexer stack up
 	$(BIN)/python -m bench --plan smoke --out bench/results/smoke $(BENCH_ARGS)
 

@@ -31,7 +31,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import ab, freshness, reindex, report, scaleout, tenant_cost, world
+from bench import (
+    ab,
+    ceiling,
+    freshness,
+    reindex,
+    report,
+    scaleout,
+    tenant_cost,
+    world,
+)
 from bench.plan import PLANS, Plan
 from indexer.settings import Settings
 
@@ -43,7 +52,7 @@ RESULTS = Path(__file__).parent / "results"
 
 async def _reindex(plan: Plan, root: Path) -> dict[str, Any]:
     big = await reindex.throughput(plan, root, plan.big, None)
-    best = reindex.ceiling.Loader(*_loader_fields(big["ceiling_loader"]))
+    best = ceiling.Loader(*_loader_fields(big["ceiling_loader"]))
     small = await reindex.throughput(plan, root, plan.small, best)
     return {"big": big, "small": small}
 

@@ -25,6 +25,8 @@ class Plan:
     solo: int = 1000
     others: int = 300_000
     other_tenants: int = 30
+    # Changelog partition counts the cost is measured on, side by side.
+    cost_partitions: tuple[int, ...] = (12, 48)
     # (5) scale-out
     scale_documents: int = 50_000
     scale_repeats: int = 2
@@ -51,6 +53,7 @@ SMOKE = Plan(
     profile_duration_s=5.0,
     solo=500,
     others=20_000,
+    cost_partitions=(12,),
     other_tenants=4,
     scale_documents=6_000,
     scale_repeats=1,

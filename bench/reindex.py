@@ -88,8 +88,11 @@ async def throughput(
         path = write_jsonl(documents, root / f"tenant-{size}.jsonl")
         worker = await prepare(world, documents)
         del documents
-        tuned = await tune_ceiling(plan, root, world) if best is None else None
-        loader = best or tuned["best"]
+        tuned = None
+        loader = best
+        if loader is None:
+            tuned = await tune_ceiling(plan, root, world)
+            loader = tuned["best"]
         runs, loads = [], []
         for number in range(plan.repeats):
             runs.append(await reindex_once(world, worker, size))

@@ -164,20 +164,25 @@ def _freshness(data: dict[str, Any], command: str, out: Path) -> list[str]:
 
 
 def _tenant_cost(data: dict[str, Any], command: str, out: Path) -> list[str]:
-    return [
+    lines = [
         "## (3) Cost per tenant",
         "",
-        "| changelog | reindex s of the small tenant |",
-        "| --- | --- |",
-        f"| {data['tenant_documents']:,} products of the tenant only | "
-        f"{_spread(data['alone_s'], 2)} |",
-        f"| plus {data['other_documents']:,} of other tenants | "
-        f"{_spread(data['crowded_s'], 2)} |",
-        f"| ratio | {_spread(data['ratio'], 2)} |",
+        f"Reindex of a tenant of {data['tenant_documents']:,} products, on a "
+        f"changelog holding only it (*alone*) and on one that also holds "
+        f"{data['other_documents']:,} products of other tenants (*crowded*); "
+        f"each tenant on {data['spread']} home partitions. *Read* is what the "
+        "crowded rewinds read: the records on the small tenant's homes.",
         "",
-        f"(`{command}`)",
-        "",
+        "| partitions | alone s | crowded s | ratio | read |",
+        "| --- | --- | --- | --- | --- |",
     ]
+    for layout in data.get("layouts", []):
+        lines.append(
+            f"| {layout['partitions']} | {_spread(layout['alone_s'], 2)} | "
+            f"{_spread(layout['crowded_s'], 2)} | {_spread(layout['ratio'], 2)} | "
+            f"{layout['read']:,} |"
+        )
+    return [*lines, "", f"(`{command}`)", ""]
 
 
 def _scaleout(data: dict[str, Any], command: str, out: Path) -> list[str]:

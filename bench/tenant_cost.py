@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 TENANT = "smallshop"
 
 
-async def _world(label: str, root: Path, plan: Plan, others: int) -> World:
-    world = await World.create(label, root, plan.partitions, plan.spread)
+async def _world(
+    label: str, root: Path, plan: Plan, others: int, partitions: int
+) -> World:
+    world = await World.create(label, root, partitions, plan.spread)
     await world.publish(TENANT, copies(plan.solo, "s"))
     share = others // plan.other_tenants if others else 0
     for number in range(plan.other_tenants if others else 0):
@@ -36,15 +38,30 @@ async def _world(label: str, root: Path, plan: Plan, others: int) -> World:
 
 
 async def run(plan: Plan, root: Path) -> dict[str, Any]:
-    alone = await _world("c1", root, plan, 0)
-    crowded = await _world("c2", root, plan, plan.others)
+    layouts = [await _layout(plan, root, count) for count in plan.cost_partitions]
+    return {
+        "tenant_documents": plan.solo,
+        "other_documents": (plan.others // plan.other_tenants) * plan.other_tenants,
+        "spread": plan.spread,
+        "layouts": layouts,
+    }
+
+
+async def _layout(plan: Plan, root: Path, partitions: int) -> dict[str, Any]:
+    """Both worlds on a changelog of ``partitions``; reindexes alternate."""
+    alone = await _world(f"c{partitions}a", root, plan, 0, partitions)
+    crowded = await _world(f"c{partitions}c", root, plan, plan.others, partitions)
     try:
         runs: dict[str, list[dict[str, Any]]] = {"alone": [], "crowded": []}
         for _ in range(plan.repeats):
             for name, world in (("alone", alone), ("crowded", crowded)):
                 result = await world.reindex(TENANT, plan.solo)
                 log.info(
-                    "%s: reindex of %d in %.2fs", name, plan.solo, result.elapsed_s
+                    "%d partitions, %s: reindex of %d in %.2fs",
+                    partitions,
+                    name,
+                    plan.solo,
+                    result.elapsed_s,
                 )
                 runs[name].append(result.as_dict())
         seconds = {name: [r["elapsed_s"] for r in rs] for name, rs in runs.items()}
@@ -52,8 +69,8 @@ async def run(plan: Plan, root: Path) -> dict[str, Any]:
             c / a for a, c in zip(seconds["alone"], seconds["crowded"], strict=True)
         ]
         return {
-            "tenant_documents": plan.solo,
-            "other_documents": (plan.others // plan.other_tenants) * plan.other_tenants,
+            "partitions": partitions,
+            "read": await _homes_records(crowded),
             "runs": runs,
             "alone_s": spread(seconds["alone"]),
             "crowded_s": spread(seconds["crowded"]),
@@ -62,3 +79,11 @@ async def run(plan: Plan, root: Path) -> dict[str, Any]:
     finally:
         await alone.close()
         await crowded.close()
+
+
+async def _homes_records(world: World) -> int:
+    """Records on the small tenant's home partitions: what its rewinds read."""
+    topics = world.settings.topics
+    homes = topics.layout.homes(TENANT, topics.changelog_partitions)
+    ends = await world.end_offsets(topics.changelog)
+    return sum(ends[p] for p in homes)

@@ -35,7 +35,7 @@ from indexer.events import (
     ReindexRequested,
     ReindexStarted,
 )
-from indexer.kafka import Producer, ensure_topics, project_topics
+from indexer.kafka import Producer, ensure_topics, partition_count, project_topics
 from indexer.search import open_client
 from indexer.settings import Settings
 
@@ -241,6 +241,20 @@ class World:
             await consumer.commit(dict(ends))
         finally:
             await consumer.stop()
+
+    async def end_offsets(self, topic: str) -> dict[int, int]:
+        """The end offset of each partition of ``topic``."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka.bootstrap_servers
+        )
+        await consumer.start()
+        try:
+            count = await partition_count(self.settings.kafka.bootstrap_servers, topic)
+            partitions = [TopicPartition(topic, p) for p in range(count)]
+            ends = await consumer.end_offsets(partitions)
+        finally:
+            await consumer.stop()
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
 
     async def wait_count(self, tenant: str, expected: int, timeout_s: float) -> float:
         """Until the alias holds ``expected`` documents; returns the seconds taken."""
