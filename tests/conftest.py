@@ -164,8 +164,12 @@ async def world(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[World]:
     name = f"t{uuid.uuid4().hex[:10]}"
-    marker = request.node.get_closest_marker("spread")
-    spread = marker.args[0] if marker else settings.topics.changelog_spread
+    marker = request.node.get_closest_marker("layout")
+    layout = {
+        "changelog_spread": settings.topics.changelog_spread,
+        "changelog_partitioning": settings.topics.changelog_partitioning,
+        **{f"changelog_{k}": v for k, v in (marker.kwargs if marker else {}).items()},
+    }
     env = {
         "INDEXER_TOPICS__CHANGELOG": f"{name}.products.changelog",
         "INDEXER_TOPICS__COMMANDS": f"{name}.indexing.commands",
@@ -175,7 +179,7 @@ async def world(
         "INDEXER_OPENSEARCH__INDEX_PREFIX": name,
         "INDEXER_WORKER__APP_ID": f"{name}-worker",
         "INDEXER_WORKER__DATA_DIR": str(tmp_path / "worker-data"),
-        "INDEXER_TOPICS__CHANGELOG_SPREAD": str(spread),
+        **{f"INDEXER_TOPICS__{k.upper()}": str(v) for k, v in layout.items()},
     }
     isolated = Settings.model_validate(
         {
@@ -187,7 +191,7 @@ async def world(
                 "events": env["INDEXER_TOPICS__EVENTS"],
                 "deadletter": env["INDEXER_TOPICS__DEADLETTER"],
                 "builds": env["INDEXER_TOPICS__BUILDS"],
-                "changelog_spread": spread,
+                **layout,
             },
             "opensearch": {**settings.opensearch.model_dump(), "index_prefix": name},
             "worker": {**settings.worker.model_dump(), "app_id": f"{name}-worker"},

@@ -87,3 +87,33 @@ async def _dead_letters(world: World, expected: int) -> list[DeadLetter]:
             break
         await asyncio.sleep(0.5)
     return letters
+
+
+@pytest.mark.layout(partitioning="key")
+async def test_the_key_layout_takes_any_partition_and_reads_them_all(
+    world: World,
+) -> None:
+    layout, partitions = world.settings.topics.layout, 12
+    assert layout.homes("decathlon", partitions) == list(range(partitions))
+    documents = catalog("decathlon", 300)
+    world.start_worker()
+    await world.publish("decathlon", documents[:299])
+    key, value = encode("decathlon", documents[299])
+    # Anywhere is home: a record on any partition is indexed.
+    async with Producer(
+        world.settings.kafka, "tests", partitioner=lambda *_: 7
+    ) as producer:
+        await producer.send(world.settings.topics.changelog, value, key=key)
+    world.oracle.upsert("decathlon", documents[299])
+    await world.wait_for("decathlon", world.oracle.of("decathlon"), TIMEOUT_S)
+
+    async with world.follow() as events:
+        command = ReindexRequested(tenant="decathlon", requested_by="tests")
+        await world.command(command)
+        outcome = await events.outcome(command.command_id, TIMEOUT_S)
+
+    assert isinstance(outcome, ReindexCompleted), outcome
+    assert await world.documents("decathlon") == world.oracle.of("decathlon")
+    rewound = re.findall(r"rewound \S+\[(\d+)\]", world.workers[0].log.read_text())
+    assert sorted(int(p) for p in rewound) == list(range(partitions))
+    assert await _dead_letters(world, 0) == []
