@@ -20,6 +20,7 @@ the changelog moves the homes: it needs a new topic and a replay into it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,11 +40,7 @@ class Layout:
 
     def homes(self, tenant: str, partitions: int) -> list[int]:
         """The partitions that may hold ``tenant``'s records, in order."""
-        if self.partitioning == "key":
-            return list(range(partitions))
-        first = _hash(tenant.encode()) % partitions
-        width = min(self.spread, partitions)
-        return sorted((first + step) % partitions for step in range(width))
+        return list(_homes(self, tenant, partitions))
 
     def partition(self, key: bytes, partitions: int) -> int:
         """Where a record with this ``tenant/id`` key belongs."""
@@ -67,4 +64,14 @@ class Layout:
         return all_partitions[self.partition(key, len(all_partitions))]
 
     def belongs(self, tenant: str, partition: int, partitions: int) -> bool:
-        return partition in self.homes(tenant, partitions)
+        return partition in _homes(self, tenant, partitions)
+
+
+# Asked for every record a worker takes: the pure-Python hash costs microseconds.
+@functools.lru_cache(maxsize=65536)
+def _homes(layout: Layout, tenant: str, partitions: int) -> tuple[int, ...]:
+    if layout.partitioning == "key":
+        return tuple(range(partitions))
+    first = _hash(tenant.encode()) % partitions
+    width = min(layout.spread, partitions)
+    return tuple(sorted((first + step) % partitions for step in range(width)))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from indexer.errors import BadRecord
 from indexer.events import ProductKey
@@ -66,12 +67,14 @@ def parse(record: Record, max_bytes: int) -> Change:
 
 def _load(value: bytes) -> dict[str, Any]:
     try:
-        text = value.decode("utf-8")
+        value.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRecord("invalid_utf8", f"the value is not UTF-8: {exc}") from exc
+    # orjson parses about four times faster than json, and is stricter: NaN,
+    # lone surrogates and nesting deeper than 1,024 are not JSON to it either.
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        document = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
         raise BadRecord("invalid_json", f"the value is not JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise BadRecord("not_an_object", "the value is not a JSON object")
@@ -110,4 +113,4 @@ def _one_line(value: bytes) -> bytes:
     """Bulk bodies are one JSON document a line; most values already are."""
     if b"\n" not in value and b"\r" not in value:
         return value
-    return json.dumps(json.loads(value), separators=(",", ":")).encode()
+    return orjson.dumps(orjson.loads(value))

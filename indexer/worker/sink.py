@@ -109,8 +109,8 @@ class Sink:
         if self._layout is None:
             return
         layout, partitions = self._layout
-        homes = layout.homes(change.tenant, partitions)
-        if change.record.partition not in homes:
+        if not layout.belongs(change.tenant, change.record.partition, partitions):
+            homes = layout.homes(change.tenant, partitions)
             raise BadRecord(
                 "misplaced",
                 f"tenant {change.tenant}'s records belong on partitions {homes} "
