@@ -22,7 +22,7 @@ from indexer.events import (
     ReindexStarted,
 )
 from indexer.events.models import Model
-from indexer.worker.state import Build, PartitionBuilt, Served
+from indexer.worker.state import Build, ChangelogLayout, PartitionBuilt, Served
 
 TOPICS: dict[str, list[type[Model]]] = {
     "indexing.commands": [ReindexRequested],
@@ -33,7 +33,7 @@ TOPICS: dict[str, list[type[Model]]] = {
         ReindexFailed,
     ],
     "products.deadletter": [DeadLetter],
-    "indexing.builds": [Build, PartitionBuilt, Served],
+    "indexing.builds": [Build, PartitionBuilt, Served, ChangelogLayout],
 }
 
 CHANGELOG_KEY: dict[str, Any] = {

@@ -24,11 +24,13 @@ def run(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from indexer.worker import create_app
+    from indexer.worker.layout import settle
 
     settings = Settings()
     if args.web_port:
         settings.worker.web_port = args.web_port
     asyncio.run(ensure_topics(settings, project_topics(settings)))
+    asyncio.run(settle(settings))
     app, _ = create_app(settings)
     # Logging is configured by the entry point, plain or JSON, not by faust.
     worker = Worker(

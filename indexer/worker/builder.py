@@ -64,6 +64,8 @@ class Builder:
     changelog_partitions: Callable[[], set[int]]
     command_partitions: Callable[[], set[int]]
     layout: Layout = field(default_factory=Layout)
+    # The changelog's partition count the layout placed records for, once known.
+    partitions: int | None = None
     build_timeout_s: float = 3600.0
     # Called with every event once Kafka acknowledged it.
     published: Callable[[Model], None] = _ignore
@@ -139,17 +141,38 @@ class Builder:
         await self.registry.put(joined)
 
     async def _start(self, command: ReindexRequested, record: Record) -> None:
-        await self._begin(
-            Build(
-                tenant=command.tenant,
-                generation="",
-                alias=self.indexes.alias(command.tenant),
-                command_ids=[command.command_id],
-                command_partition=record.partition,
-                command_offset=record.offset,
-                partitions=0,
-                started_at=datetime.now(UTC),
+        plan = Build(
+            tenant=command.tenant,
+            generation="",
+            alias=self.indexes.alias(command.tenant),
+            command_ids=[command.command_id],
+            command_partition=record.partition,
+            command_offset=record.offset,
+            partitions=0,
+            started_at=datetime.now(UTC),
+        )
+        problem = await self._layout_problem()
+        if problem is not None:
+            await self._publish_failed(plan, problem)
+            log.error(
+                "reindex of %s refused, the alias is unchanged: %s",
+                plan.tenant,
+                problem,
+                extra={"tenant": plan.tenant, "command_id": command.command_id},
             )
+            return
+        await self._begin(plan)
+
+    async def _layout_problem(self) -> str | None:
+        """Why the changelog cannot be rebuilt as it is now, if it cannot."""
+        partitions = await self.rewinder.partition_count()
+        if self.partitions is None or partitions == self.partitions:
+            return None
+        return (
+            f"the changelog {self.rewinder.topic} has {partitions} partitions, "
+            f"but its records were placed for {self.partitions}: a reindex "
+            "would miss most of them. Publish to a new changelog and replay "
+            "into it."
         )
 
     async def _begin(self, plan: Build) -> None:
@@ -377,6 +400,10 @@ class Builder:
         if build.attempt >= self.max_attempts:
             await self._fail(build, f"{reason} (after {build.attempt} attempts)")
             return
+        problem = await self._layout_problem()
+        if problem is not None:
+            await self._fail(build, problem)
+            return
         log.warning(
             "reindex of %s into %s did not verify, building again: %s",
             build.tenant,
@@ -421,7 +448,7 @@ class Builder:
             ReindexFailed(
                 tenant=build.tenant,
                 command_ids=build.command_ids,
-                generation=build.generation,
+                generation=build.generation or None,
                 alias=build.alias,
                 reason=reason,
                 started_at=build.started_at,

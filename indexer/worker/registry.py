@@ -16,11 +16,11 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from indexer.kafka import Producer
-from indexer.worker.state import Build, PartitionBuilt, Served
+from indexer.worker.state import Build, ChangelogLayout, PartitionBuilt, Served
 
 log = logging.getLogger(__name__)
 
-State = Build | PartitionBuilt | Served
+State = Build | PartitionBuilt | Served | ChangelogLayout
 
 
 class Registry:
@@ -31,6 +31,7 @@ class Registry:
         self.builds: dict[str, Build] = {}
         self.reports: dict[tuple[str, str], dict[int, PartitionBuilt]] = {}
         self.served: dict[str, Served] = {}
+        self.layouts: dict[str, ChangelogLayout] = {}
         self.ready = asyncio.Event()
         # Set whenever a state record is applied; whoever waits on it clears it.
         self.changed = asyncio.Event()
@@ -131,6 +132,8 @@ class Registry:
                 self._apply_partition(rest, value)
             elif kind == "served" and value is not None:
                 self.served[rest] = Served.model_validate_json(value)
+            elif kind == "layout" and value is not None:
+                self.layouts[rest] = ChangelogLayout.model_validate_json(value)
         except ValidationError:
             log.exception(
                 "skipping an unreadable build state record %r at %s[0]@%s",

@@ -103,6 +103,7 @@ class Runtime:
             self.settings.kafka.bootstrap_servers, topics.changelog
         )
         self.sink.expect(topics.layout, partitions)
+        self.builder.partitions = partitions
         await self.producer.start()
         await self.registry.start()
         await self.registry.ready.wait()

@@ -7,7 +7,8 @@ records are keyed so that compaction keeps only the latest state:
 - ``partition/{tenant}/{generation}/{p}``: one changelog partition rewound
   into the generation, with its counts;
 - ``served/{tenant}``: the last command offset and ids a finished build served,
-  so a replayed or duplicated command runs once.
+  so a replayed or duplicated command runs once;
+- ``layout/{changelog}``: the layout the changelog was first indexed with.
 """
 
 from __future__ import annotations
@@ -100,3 +101,23 @@ class Served(Model):
     @property
     def key(self) -> bytes:
         return f"served/{self.tenant}".encode()
+
+
+class ChangelogLayout(Model):
+    """How a changelog's records are placed; fixed once a worker indexed it."""
+
+    type: Literal["ChangelogLayout"] = "ChangelogLayout"
+    topic: str
+    partitioning: str
+    spread: int
+    partitions: int
+
+    @property
+    def key(self) -> bytes:
+        return f"layout/{self.topic}".encode()
+
+    def describe(self) -> str:
+        return (
+            f"{self.partitioning} layout, spread {self.spread}, "
+            f"{self.partitions} partitions"
+        )

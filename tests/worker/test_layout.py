@@ -6,8 +6,14 @@ import asyncio
 import re
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
-from indexer.events import DeadLetter, ReindexCompleted, ReindexRequested
+from indexer.events import (
+    DeadLetter,
+    ReindexCompleted,
+    ReindexFailed,
+    ReindexRequested,
+)
 from indexer.kafka import Producer
 from indexer.products import encode
 from tests.world import World, catalog
@@ -117,3 +123,51 @@ async def test_the_key_layout_takes_any_partition_and_reads_them_all(
     rewound = re.findall(r"rewound \S+\[(\d+)\]", world.workers[0].log.read_text())
     assert sorted(int(p) for p in rewound) == list(range(partitions))
     assert await _dead_letters(world, 0) == []
+
+
+async def test_a_changelog_grown_under_the_worker_is_never_rebuilt(
+    world: World, kafka_admin: AIOKafkaAdminClient
+) -> None:
+    topic = world.settings.topics.changelog
+    world.start_worker()
+    await world.publish("decathlon", catalog("decathlon", 200))
+    indexed = await world.wait_for("decathlon", world.oracle.of("decathlon"), TIMEOUT_S)
+    # Homes move with the partition count: records placed for 12 are lost to
+    # a rewind that looks for them as if there were 16.
+    await kafka_admin.create_partitions({topic: NewPartitions(total_count=16)})
+
+    async with world.follow() as events:
+        command = ReindexRequested(tenant="decathlon", requested_by="tests")
+        await world.command(command)
+        outcome = await events.outcome(command.command_id, TIMEOUT_S)
+
+    assert isinstance(outcome, ReindexFailed), outcome
+    assert f"{topic} has 16 partitions" in outcome.reason
+    assert "placed for 12" in outcome.reason
+    assert outcome.generation is None
+    assert await world.documents("decathlon") == indexed
+    assert len(indexed) == 200
+
+    world.workers[0].stop()
+    restarted = world.start_worker()
+    assert restarted.process.wait(timeout=60) == 2
+    said = restarted.log.read_text()
+    assert "indexed with the tenant layout, spread 2, 12 partitions" in said
+    assert "now read with the tenant layout, spread 2, 16 partitions" in said
+    assert await world.documents("decathlon") == indexed
+
+
+async def test_a_worker_with_another_spread_refuses_to_start(world: World) -> None:
+    first = world.start_worker()
+    await world.publish("myntra", catalog("myntra", 50))
+    indexed = await world.wait_for("myntra", world.oracle.of("myntra"), TIMEOUT_S)
+    first.stop()
+
+    other = world.start_worker(INDEXER_TOPICS__CHANGELOG_SPREAD="3")
+
+    assert other.process.wait(timeout=60) == 2
+    said = other.log.read_text()
+    assert "error: the changelog" in said
+    assert "spread 2, 12 partitions, and is now read with" in said
+    assert "spread 3, 12 partitions" in said
+    assert await world.documents("myntra") == indexed
