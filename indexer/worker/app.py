@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import faust
 from faust.types import TP
 
 from indexer.health import Probe
 from indexer.settings import Settings
 from indexer.worker.records import Record
 from indexer.worker.runtime import Runtime
+from indexer.worker.transport import App, Fetch
 from indexer.worker.web import add_pages
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,12 @@ def create_app(settings: Settings) -> tuple[Any, Runtime]:
     topics = settings.topics
     worker = settings.worker
     # faust's decorators are untyped for mypy's purposes: the app is Any here.
-    app: Any = faust.App(
+    app: Any = App(
         worker.app_id,
+        fetch=Fetch(
+            min_bytes=worker.fetch_min_bytes,
+            max_wait_ms=max(1, round(1000 * worker.batch_within_s)),
+        ),
         broker=f"kafka://{settings.kafka.bootstrap_servers}",
         store="memory://",
         datadir=str(worker.data_dir),
