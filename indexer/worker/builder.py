@@ -177,9 +177,9 @@ class Builder:
 
     async def _begin(self, plan: Build) -> None:
         """Create the generation, record the build, tell the listeners."""
-        partitions = await self.rewinder.partition_count()
-        homes = self.layout.homes(plan.tenant, partitions)
         ranges = await log_ranges(self.rewinder.bootstrap_servers, self.rewinder.topic)
+        partitions = len(ranges)
+        homes = self.layout.homes(plan.tenant, partitions)
         build = plan.model_copy(
             update={
                 "generation": await self.indexes.create(plan.tenant, building=True),
@@ -320,18 +320,38 @@ class Builder:
     async def _finish(self, build: Build) -> None:
         tally = await self._verify(build)
         previous = await self.indexes.publish(build.tenant, build.generation)
-        keep = {build.generation} | ({previous} if previous else set())
-        dropped = await self.indexes.prune(build.tenant, keep)
         documents = await self.indexes.count(build.generation)
         async with self.locks[build.tenant]:
             build = self._current(build)
             await self._publish_completed(build, tally, documents)
         log.info(
-            "reindex of %s completed: %s is live with %d documents, dropped %s",
+            "reindex of %s completed: %s is live with %d documents",
             build.tenant,
             build.generation,
             documents,
+            extra={"tenant": build.tenant, "index": build.generation},
+        )
+        # Listeners hear of the swap first: dropping indexes is slow, and a
+        # generation left behind is dropped by the tenant's next reindex.
+        await self._prune(
+            build, {build.generation} | ({previous} if previous else set())
+        )
+
+    async def _prune(self, build: Build, keep: set[str]) -> None:
+        try:
+            dropped = await self.indexes.prune(build.tenant, keep)
+        except Exception:
+            log.warning(
+                "could not drop the old generations of %s; its next reindex will",
+                build.tenant,
+                exc_info=True,
+                extra={"tenant": build.tenant, "index": build.generation},
+            )
+            return
+        log.info(
+            "dropped the old generations %s of %s",
             dropped,
+            build.tenant,
             extra={"tenant": build.tenant, "index": build.generation},
         )
 

@@ -70,6 +70,9 @@ async def log_ranges(bootstrap_servers: str, topic: str) -> list[tuple[int, int]
     )
     try:
         await consumer.start()
+        # Assigned partitions have their metadata loaded now; the offset
+        # requests would otherwise wait out a retry backoff for it.
+        consumer.assign(partitions)
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
     except KafkaError as exc:

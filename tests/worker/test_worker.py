@@ -30,6 +30,18 @@ async def reindex(world: World, tenant: str) -> Outcome:
         return await events.outcome(command.command_id, TIMEOUT_S)
 
 
+async def generations_settle(world: World, tenant: str) -> list[str]:
+    """The tenant's indexes once their names stop changing (or after 30 s)."""
+    found: list[str] = []
+    for _ in range(60):
+        answer = await world.opensearch.indices.get(index=f"{world.alias(tenant)}-*")
+        if sorted(answer) == found:
+            return found
+        found = sorted(answer)
+        await asyncio.sleep(0.5)
+    return found
+
+
 @pytest.mark.parametrize("name", ["decathlon", "amazontoys", "myntra"])
 async def test_a_reindex_equals_the_catalog(world: World, name: str) -> None:
     documents = catalog(name)
@@ -216,6 +228,24 @@ async def _dead_letters(world: World, expected: int) -> list[dict[str, Any]]:
             break
         await asyncio.sleep(0.5)
     return letters
+
+
+async def test_a_completed_reindex_keeps_the_live_and_the_previous_generation(
+    world: World,
+) -> None:
+    world.start_worker()
+    documents = catalog("decathlon", 300)
+    await world.publish("decathlon", documents)
+    await world.wait_for("decathlon", world.oracle.of("decathlon"), TIMEOUT_S)
+
+    outcomes = [await reindex(world, "decathlon") for _ in range(3)]
+
+    assert all(isinstance(o, ReindexCompleted) for o in outcomes), outcomes
+    built = [o.generation for o in outcomes if isinstance(o, ReindexCompleted)]
+    # The first generation is the one the live agent created; the old ones go
+    # after each completion event.
+    assert await generations_settle(world, "decathlon") == sorted(built[-2:])
+    assert await world.documents("decathlon") == world.oracle.of("decathlon")
 
 
 async def test_two_tenants_reindexed_at_once_stay_apart(world: World) -> None:
