@@ -263,6 +263,10 @@ async def run(plan: Plan, root: Path) -> dict[str, Any]:
     try:
         interval = await refresh_interval(world)
         version = 1_000
+        rate = max(plan.rates)
+        warmup = await measure(world, pool, rate, plan.fresh_warmup_s, version)
+        version += int(rate * plan.fresh_warmup_s) + 1
+        log.info("freshness warm-up at %d/s: p99 %.3fs", rate, warmup["p99"])
         runs = []
         for _ in range(plan.fresh_repeats):
             for rate in plan.rates:
@@ -277,6 +281,7 @@ async def run(plan: Plan, root: Path) -> dict[str, Any]:
             "refresh_interval": interval,
             "poll_s": POLL_S,
             "runs": runs,
+            "warmup": {key: warmup[key] for key in ("rate", "duration_s", "p99")},
             "profile": profile,
         }
     finally:

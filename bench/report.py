@@ -130,12 +130,23 @@ def _memory(data: dict[str, Any], command: str, out: Path) -> list[str]:
     return lines
 
 
+def _warmup(warmup: dict[str, Any] | None) -> list[str]:
+    if not warmup:
+        return []
+    return [
+        f"Before the measured runs, {warmup['duration_s']:g} s of changes at "
+        f"{warmup['rate']}/s warm the servers up, not counted (p99 then: "
+        f"{warmup['p99']:.3f} s)."
+    ]
+
+
 def _freshness(data: dict[str, Any], command: str, out: Path) -> list[str]:
     lines = [
         "## (2) Freshness: produced to searchable",
         "",
         f"Refresh interval of the live index: {data['refresh_interval']}; "
         f"poll every {data['poll_s'] * 1000:.0f} ms (latencies are upper bounds).",
+        *_warmup(data.get("warmup")),
         "",
         "| rate/s | achieved | sent | seen | superseded | unseen | p50 s | p95 s |"
         " p99 s | max s | written p50/p95/p99 ≤ s |",
