@@ -125,6 +125,7 @@ async def measure(
     pids.update({f"worker{n}": w.pid for n, w in enumerate(world.workers)})
     cpu = CpuWatch(pids).start()
     delays = await world.workers[0].histogram(DELAY)
+    refreshes = await _refreshes(world)
     stop = asyncio.Event()
     poller = asyncio.create_task(_poll(world, changes, stop, first_version))
     try:
@@ -146,10 +147,25 @@ async def measure(
         await producer.stop()
     cpu.stop()
     written = bucket_quantiles(delays, await world.workers[0].histogram(DELAY), POINTS)
+    count, took_ms = (
+        after - before
+        for before, after in zip(refreshes, await _refreshes(world), strict=True)
+    )
     return {
         **_result(changes, rate, duration_s, sent_s, cpu.result),
         "written_le": written,
+        "refreshes": count,
+        "refresh_mean_ms": took_ms / count if count else 0.0,
     }
+
+
+async def _refreshes(world: World) -> tuple[int, int]:
+    """The live index's scheduled refreshes so far, and their milliseconds."""
+    answer = await world.search.indices.stats(
+        index=world.alias(TENANT), metric="refresh"
+    )
+    refresh = answer["_all"]["primaries"]["refresh"]
+    return int(refresh["external_total"]), int(refresh["external_total_time_in_millis"])
 
 
 async def _produce(

@@ -149,8 +149,8 @@ def _freshness(data: dict[str, Any], command: str, out: Path) -> list[str]:
         *_warmup(data.get("warmup")),
         "",
         "| rate/s | achieved | sent | seen | superseded | unseen | p50 s | p95 s |"
-        " p99 s | max s | written p50/p95/p99 ≤ s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        " p99 s | max s | written p50/p95/p99 ≤ s | refresh mean ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for run in data["runs"]:
         written = run.get("written_le") or {}
@@ -159,14 +159,16 @@ def _freshness(data: dict[str, Any], command: str, out: Path) -> list[str]:
             f"| {run['rate']} | {_f(run['achieved_rate'])} | {run['sent']} | "
             f"{run['seen']} | {run['superseded']} | {run['unseen']} | "
             f"{run['p50']:.3f} | {run['p95']:.3f} | {run['p99']:.3f} | "
-            f"{run['max']:.3f} | {bounds} |"
+            f"{run['max']:.3f} | {bounds} | {run.get('refresh_mean_ms', 0.0):.0f} |"
         )
     lines += [
         "",
         "*Written* is the worker's own histogram "
         "(`indexer_change_delay_seconds`): from a change's Kafka timestamp to "
         "OpenSearch acknowledging its live write, as bucket bounds. The rest of "
-        "the way to searchable is the wait for the next refresh.",
+        "the way to searchable is the wait for the next refresh, and the refresh "
+        "itself: OpenSearch starts the next one an interval after the last one "
+        "ended, so a change can wait the interval plus two refreshes.",
         "",
     ]
     _plot_freshness(data, command, out / "freshness.png")
