@@ -33,7 +33,9 @@ class Plan:
     # (5) scale-out
     scale_documents: int = 50_000
     scale_repeats: int = 2
-    partitions: int = 12
+    scale_partitions: int = 12
+    # The changelog of (1), (2) and the A/B runs: the indexer's default.
+    partitions: int = 48
     # Partitions per tenant; (5) spreads its one tenant over all of them.
     spread: int = 2
     profile: bool = True

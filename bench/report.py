@@ -52,6 +52,8 @@ def write(results: dict[str, Any], out: Path) -> None:
         f"{results.get('finished', '?')}, Python {results['python']}, "
         f"{results['cpus']} CPUs shared with Kafka, OpenSearch and other "
         "engineers' runs. Figures are medians with (min to max, n) of repeats.",
+        f"Changelogs have {results['plan']['partitions']} partitions and spread "
+        f"{results['plan']['spread']} where a section does not say otherwise.",
         "",
     ]
     if "code" in results:

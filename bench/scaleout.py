@@ -23,14 +23,17 @@ TENANT = "scaleshop"
 
 
 async def run(plan: Plan, root: Path) -> dict[str, Any]:
-    world = await World.create("s", root, plan.partitions, plan.partitions)
+    world = await World.create("s", root, plan.scale_partitions, plan.scale_partitions)
     size = plan.scale_documents
     try:
         world.start_worker()
         await world.wait_assigned()
         await world.publish(TENANT, copies(size, "x"))
         await world.wait_count(TENANT, size, 600)
-        results: dict[str, Any] = {"documents": size, "partitions": plan.partitions}
+        results: dict[str, Any] = {
+            "documents": size,
+            "partitions": plan.scale_partitions,
+        }
         for workers in (1, 2):
             if workers == 2:
                 world.start_worker()

@@ -39,7 +39,7 @@ class TopicSettings(BaseModel):
     events: str = "indexing.events"
     deadletter: str = "products.deadletter"
     builds: str = "indexing.builds"
-    changelog_partitions: Annotated[int, Field(ge=1)] = 12
+    changelog_partitions: Annotated[int, Field(ge=1)] = 48
     # How tenants spread over the changelog's partitions: see indexer.layout.
     changelog_partitioning: Partitioning = "tenant"
     changelog_spread: Annotated[int, Field(ge=1)] = 2

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 
 async def test_a_reindex_reads_only_the_tenants_homes(world: World) -> None:
-    layout, partitions = world.settings.topics.layout, 12
+    topics = world.settings.topics
+    layout, partitions = topics.layout, topics.changelog_partitions
     homes = layout.homes("decathlon", partitions)
     # The other tenants live on other partitions (checked, not assumed).
     for other in ("amazontoys", "myntra"):
@@ -56,7 +57,8 @@ async def test_a_reindex_reads_only_the_tenants_homes(world: World) -> None:
 
 
 async def test_a_record_off_its_tenants_homes_is_dead_lettered(world: World) -> None:
-    layout, partitions = world.settings.topics.layout, 12
+    topics = world.settings.topics
+    layout, partitions = topics.layout, topics.changelog_partitions
     homes = layout.homes("amazontoys", partitions)
     stray = next(p for p in range(partitions) if p not in homes)
     documents = catalog("amazontoys", 50)
@@ -99,7 +101,8 @@ async def _dead_letters(world: World, expected: int) -> list[DeadLetter]:
 async def test_the_key_layout_takes_any_partition_and_reads_them_all(
     world: World,
 ) -> None:
-    layout, partitions = world.settings.topics.layout, 12
+    topics = world.settings.topics
+    layout, partitions = topics.layout, topics.changelog_partitions
     assert layout.homes("decathlon", partitions) == list(range(partitions))
     documents = catalog("decathlon", 300)
     world.start_worker()
@@ -129,12 +132,14 @@ async def test_a_changelog_grown_under_the_worker_is_never_rebuilt(
     world: World, kafka_admin: AIOKafkaAdminClient
 ) -> None:
     topic = world.settings.topics.changelog
+    placed = world.settings.topics.changelog_partitions
+    grown = placed + 4
     world.start_worker()
     await world.publish("decathlon", catalog("decathlon", 200))
     indexed = await world.wait_for("decathlon", world.oracle.of("decathlon"), TIMEOUT_S)
-    # Homes move with the partition count: records placed for 12 are lost to
-    # a rewind that looks for them as if there were 16.
-    await kafka_admin.create_partitions({topic: NewPartitions(total_count=16)})
+    # Homes move with the partition count: records placed for some count are
+    # lost to a rewind that looks for them as if there were more.
+    await kafka_admin.create_partitions({topic: NewPartitions(total_count=grown)})
 
     async with world.follow() as events:
         command = ReindexRequested(tenant="decathlon", requested_by="tests")
@@ -142,8 +147,8 @@ async def test_a_changelog_grown_under_the_worker_is_never_rebuilt(
         outcome = await events.outcome(command.command_id, TIMEOUT_S)
 
     assert isinstance(outcome, ReindexFailed), outcome
-    assert f"{topic} has 16 partitions" in outcome.reason
-    assert "placed for 12" in outcome.reason
+    assert f"{topic} has {grown} partitions" in outcome.reason
+    assert f"placed for {placed}" in outcome.reason
     assert outcome.generation is None
     assert await world.documents("decathlon") == indexed
     assert len(indexed) == 200
@@ -152,12 +157,13 @@ async def test_a_changelog_grown_under_the_worker_is_never_rebuilt(
     restarted = world.start_worker()
     assert restarted.process.wait(timeout=60) == 2
     said = restarted.log.read_text()
-    assert "indexed with the tenant layout, spread 2, 12 partitions" in said
-    assert "now read with the tenant layout, spread 2, 16 partitions" in said
+    assert f"indexed with the tenant layout, spread 2, {placed} partitions" in said
+    assert f"now read with the tenant layout, spread 2, {grown} partitions" in said
     assert await world.documents("decathlon") == indexed
 
 
 async def test_a_worker_with_another_spread_refuses_to_start(world: World) -> None:
+    partitions = world.settings.topics.changelog_partitions
     first = world.start_worker()
     await world.publish("myntra", catalog("myntra", 50))
     indexed = await world.wait_for("myntra", world.oracle.of("myntra"), TIMEOUT_S)
@@ -168,6 +174,6 @@ async def test_a_worker_with_another_spread_refuses_to_start(world: World) -> No
     assert other.process.wait(timeout=60) == 2
     said = other.log.read_text()
     assert "error: the changelog" in said
-    assert "spread 2, 12 partitions, and is now read with" in said
-    assert "spread 3, 12 partitions" in said
+    assert f"spread 2, {partitions} partitions, and is now read with" in said
+    assert f"spread 3, {partitions} partitions" in said
     assert await world.documents("myntra") == indexed
