@@ -66,7 +66,7 @@ class WorkerSettings(BaseModel):
     app_id: str = "indexer-worker"
     batch_size: Annotated[int, Field(ge=1)] = 1000
     batch_bytes: Annotated[int, Field(ge=1024)] = 5_000_000
-    batch_within_s: Annotated[float, Field(gt=0)] = 0.05
+    batch_within_s: Annotated[float, Field(gt=0)] = 0.02
     # The broker holds a fetch until this many bytes are there, or for
     # ``batch_within_s`` at most.
     fetch_min_bytes: Annotated[int, Field(ge=1)] = 1_048_576
