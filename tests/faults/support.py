@@ -127,13 +127,6 @@ async def live_generation(world: World, tenant: str) -> str | None:
     return sorted(found)[-1] if found else None
 
 
-async def generations(world: World, tenant: str) -> list[str]:
-    found = await world.opensearch.indices.get(
-        index=f"{world.alias(tenant)}-*", params={"allow_no_indices": "true"}
-    )
-    return sorted(found)
-
-
 @dataclass
 class AliasWatch:
     """Samples which generation the alias names, and how many documents it holds."""
