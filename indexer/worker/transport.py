@@ -3,10 +3,11 @@
 faust builds the group consumer with aiokafka's ``fetch_min_bytes`` of 1: the
 broker answers a fetch as soon as one record is there. Under a steady stream
 the consumer thread then sends hundreds of small fetches a second and hands
-each answer to the event loop, and that traffic, not indexing, becomes most of
-the worker's CPU. Asking the broker to hold a fetch until a batch's worth of
+each answer to the event loop: a larger share of the worker's CPU than the
+indexing itself. Asking the broker to hold a fetch until a batch's worth of
 bytes is there, for no longer than the batching window, makes them few and
-large; a quiet changelog waits at most that window more per change.
+large. The price: a quiet changelog's changes wait up to that window longer,
+and an idle worker fetches once per window.
 """
 
 from __future__ import annotations
