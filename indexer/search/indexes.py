@@ -3,6 +3,11 @@
 Generation ``products-acme-000007`` is one full build of tenant ``acme``; the
 alias ``products-acme`` points at exactly one generation. A tenant never
 contains ``-``, so ``products-acme-*`` matches only that tenant's generations.
+
+Every generation gets the alias as its write index. OpenSearch refuses a
+second write index for an alias, so a bootstrap racing a swap loses one of the
+two steps, which is then tried again, instead of leaving an alias over two
+indexes that takes no writes.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import logging
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import NotFoundError, RequestError
+from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from indexer.errors import SearchUnavailable
 from indexer.events import is_tenant
@@ -22,6 +27,7 @@ log = logging.getLogger(__name__)
 
 DIGITS = 6
 CREATE_ATTEMPTS = 10
+WRITE_INDEX = {"is_write_index": True}
 
 
 class Indexes:
@@ -94,7 +100,7 @@ class Indexes:
             "mappings": MAPPING,
         }
         if not building:
-            body["aliases"] = {self.alias(tenant): {}}
+            body["aliases"] = {self.alias(tenant): WRITE_INDEX}
         try:
             await self._client.indices.create(index=name, body=body)
         except RequestError as exc:
@@ -103,6 +109,16 @@ class Indexes:
             log.info(
                 "generation %s exists already",
                 name,
+                extra={"tenant": tenant, "index": name},
+            )
+            return False
+        except TransportError as exc:
+            if not _second_write_index(exc):
+                raise
+            log.info(
+                "generation %s not created: %s went live meanwhile",
+                name,
+                self.alias(tenant),
                 extra={"tenant": tenant, "index": name},
             )
             return False
@@ -132,7 +148,7 @@ class Indexes:
         )
         previous = await self.live(tenant)
         actions: list[dict[str, Any]] = [
-            {"add": {"index": generation, "alias": self.alias(tenant)}}
+            {"add": {"index": generation, "alias": self.alias(tenant), **WRITE_INDEX}}
         ]
         if previous is not None and previous != generation:
             actions.insert(
@@ -164,3 +180,8 @@ class Indexes:
     async def count(self, generation: str) -> int:
         answer = await self._client.count(index=generation)
         return int(answer["count"])
+
+
+def _second_write_index(exc: TransportError) -> bool:
+    """OpenSearch's refusal to give an alias a second write index."""
+    return exc.error == "illegal_state_exception" and "write index" in str(exc)

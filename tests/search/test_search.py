@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import TransportError
 
 from indexer.search import Backoff, BulkWriter, Indexes, Operation, Outcome
 from indexer.settings import Settings
@@ -220,6 +221,66 @@ async def test_a_bootstrap_never_adopts_a_generation_being_built(
 
     assert live != building
     assert await indexes.live("acme") == live
+
+
+class StaleReads(Indexes):
+    """Reads the alias as missing the first ``times``: a racing worker's view."""
+
+    def __init__(self, indexes: Indexes, times: int) -> None:
+        super().__init__(indexes._client, indexes._settings)
+        self.times = times
+
+    async def live(self, tenant: str) -> str | None:
+        if self.times > 0:
+            self.times -= 1
+            return None
+        return await super().live(tenant)
+
+
+async def _aliased(opensearch: AsyncOpenSearch, alias: str) -> list[str]:
+    return sorted(await opensearch.indices.get_alias(name=alias))
+
+
+async def test_a_bootstrap_racing_a_swap_uses_the_swapped_generation(
+    new_index: IndexFactory, opensearch: AsyncOpenSearch, settings: Settings
+) -> None:
+    prefix = await new_index(create=False)
+    scoped = settings.opensearch.model_copy(update={"index_prefix": prefix})
+    indexes = Indexes(opensearch, scoped)
+    built = await indexes.create("acme", building=True)
+    await indexes.publish("acme", built)
+
+    # This worker has not seen the swap: it bootstraps a generation of its own.
+    live = await StaleReads(indexes, times=1).ensure_live("acme")
+
+    assert live == built
+    assert await indexes.generations("acme") == [built]
+    assert await _aliased(opensearch, indexes.alias("acme")) == [built]
+
+
+async def test_a_swap_racing_a_bootstrap_fails_and_succeeds_when_tried_again(
+    new_index: IndexFactory,
+    opensearch: AsyncOpenSearch,
+    settings: Settings,
+    writer: BulkWriter,
+) -> None:
+    prefix = await new_index(create=False)
+    scoped = settings.opensearch.model_copy(update={"index_prefix": prefix})
+    indexes = Indexes(opensearch, scoped)
+    built = await indexes.create("acme", building=True)
+    bootstrapped = await indexes.ensure_live("acme")
+    alias = indexes.alias("acme")
+
+    # The swap read the alias before the bootstrap made it.
+    with pytest.raises(TransportError, match="more than one write index"):
+        await StaleReads(indexes, times=1).publish("acme", built)
+
+    # The alias still names one generation, and it takes writes.
+    assert await _aliased(opensearch, alias) == [bootstrapped]
+    results = await writer.write([Operation(alias, "a", doc("a", 1), 1)])
+    assert [r.outcome for r in results] == [Outcome.CREATED]
+    assert await indexes.publish("acme", built) == bootstrapped
+    assert await _aliased(opensearch, alias) == [built]
 
 
 async def _exists(opensearch: AsyncOpenSearch, index: str, doc_id: str) -> bool:
