@@ -66,10 +66,11 @@ class WorkerSettings(BaseModel):
     app_id: str = "indexer-worker"
     batch_size: Annotated[int, Field(ge=1)] = 1000
     batch_bytes: Annotated[int, Field(ge=1024)] = 5_000_000
-    batch_within_s: Annotated[float, Field(gt=0)] = 0.02
+    # Also how long the broker may hold a fetch: a minute at most.
+    batch_within_s: Annotated[float, Field(gt=0, le=60)] = 0.02
     # The broker holds a fetch until this many bytes are there, or for
-    # ``batch_within_s`` at most.
-    fetch_min_bytes: Annotated[int, Field(ge=1)] = 1_048_576
+    # ``batch_within_s`` at most; a fetch carries at most 50 MiB.
+    fetch_min_bytes: Annotated[int, Field(ge=1, le=52_428_800)] = 1_048_576
     # A rewind reads this many records at once; bulk requests carry at most
     # ``bulk_size`` operations and ``bulk_concurrency`` of a batch are in flight.
     rewind_batch_size: Annotated[int, Field(ge=1)] = 2000

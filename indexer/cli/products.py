@@ -46,7 +46,7 @@ def run_load(args: argparse.Namespace) -> int:
     tenant = _tenant(args.tenant)
     settings = Settings()
     total = _count_lines(args.file)
-    asyncio.run(ensure_topics(settings, project_topics(settings)))
+    asyncio.run(_ready(settings))
     with Progress() as bar:
         task = bar.add_task(f"{tenant}: {args.file.name}", total=total)
         sent = asyncio.run(
@@ -63,17 +63,36 @@ def run_load(args: argparse.Namespace) -> int:
 
 def run_update(args: argparse.Namespace) -> int:
     tenant = _tenant(args.tenant)
-    documents = [json.loads(text) for text in args.documents]
-    sent = asyncio.run(products.publish(Settings(), tenant, documents))
+    documents = [_document(n, text) for n, text in enumerate(args.documents, 1)]
+    settings = Settings()
+    asyncio.run(_ready(settings))
+    sent = asyncio.run(products.publish(settings, tenant, documents))
     print(f"published {sent} changes of {tenant}")
     return 0
 
 
 def run_delete(args: argparse.Namespace) -> int:
     tenant = _tenant(args.tenant)
-    sent = asyncio.run(products.delete(Settings(), tenant, args.ids))
+    settings = Settings()
+    asyncio.run(_ready(settings))
+    sent = asyncio.run(products.delete(settings, tenant, args.ids))
     print(f"published {sent} tombstones of {tenant}")
     return 0
+
+
+async def _ready(settings: Settings) -> None:
+    """The topics exist, and the changelog's recorded layout is these settings'."""
+    from indexer.worker.layout import check
+
+    await ensure_topics(settings, project_topics(settings))
+    await check(settings)
+
+
+def _document(number: int, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"document {number} is not JSON: {exc}") from exc
 
 
 def _count_lines(path: Path) -> int:

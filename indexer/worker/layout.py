@@ -39,8 +39,8 @@ async def current(settings: Settings) -> ChangelogLayout:
 async def settle(settings: Settings) -> ChangelogLayout:
     """Record the layout if none is, or raise when it differs from the record."""
     layout = await current(settings)
-    recorded = await _recorded_or_put(settings, layout)
-    if recorded != layout:
+    recorded = await _recorded(settings, layout, put=True)
+    if recorded is not None and recorded != layout:
         raise ConfigurationError(
             f"the changelog {layout.topic} was indexed with the "
             f"{recorded.describe()}, and is now read with the {layout.describe()}: "
@@ -50,9 +50,22 @@ async def settle(settings: Settings) -> ChangelogLayout:
     return layout
 
 
-async def _recorded_or_put(
-    settings: Settings, layout: ChangelogLayout
-) -> ChangelogLayout:
+async def check(settings: Settings) -> None:
+    """Raise when a publisher would place records against the recorded layout."""
+    layout = await current(settings)
+    recorded = await _recorded(settings, layout, put=False)
+    if recorded is not None and recorded != layout:
+        raise ConfigurationError(
+            f"the changelog {layout.topic} is indexed with the "
+            f"{recorded.describe()}, and these settings give the "
+            f"{layout.describe()}: its records would be dead-lettered as "
+            "misplaced. Publish with the changelog's layout settings."
+        )
+
+
+async def _recorded(
+    settings: Settings, layout: ChangelogLayout, put: bool
+) -> ChangelogLayout | None:
     async with Producer(settings.kafka, "layout") as producer:
         registry = Registry(
             settings.kafka.bootstrap_servers, settings.topics.builds, producer
@@ -61,7 +74,7 @@ async def _recorded_or_put(
         try:
             await asyncio.wait_for(registry.ready.wait(), READ_TIMEOUT_S)
             recorded = registry.layouts.get(layout.topic)
-            if recorded is None:
+            if recorded is None and put:
                 await registry.put(layout)
                 log.info(
                     "recorded the layout of %s: %s",

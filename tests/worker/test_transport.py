@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from indexer.settings import Settings, WorkerSettings
 from indexer.stack import Stack
@@ -34,3 +35,12 @@ def test_by_default_a_fetch_waits_no_longer_than_a_batch() -> None:
 
     assert app.fetch.max_wait_ms == round(1000 * worker.batch_within_s)
     assert app.fetch.min_bytes == worker.fetch_min_bytes > 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("fetch_min_bytes", 99_999_999_999), ("batch_within_s", 3_000_000)],
+)
+def test_fetch_bounds_kafka_cannot_take_are_refused(field: str, value: float) -> None:
+    with pytest.raises(ValidationError, match=field):
+        WorkerSettings.model_validate({field: value})
