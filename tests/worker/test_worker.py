@@ -263,7 +263,7 @@ async def test_two_tenants_reindexed_at_once_stay_apart(world: World) -> None:
         assert await world.documents(tenant) == world.oracle.of(tenant)
 
 
-@pytest.mark.layout(spread=12)
+@pytest.mark.layout(partitions=12, spread=12)
 async def test_two_workers_share_partitions_and_complete_a_reindex(
     world: World,
 ) -> None:
